@@ -1,0 +1,434 @@
+"""The embedded chain: an in-process EVM with exact transaction gas.
+
+:class:`LocalChain` runs real signed transactions on py-evm (the Prague rules
+anvil runs), one transaction per block, and reports the gas a real node would
+charge: intrinsic gas, execution, refunds capped at a fifth, EIP-7623's
+calldata floor. It needs no node, no npm, nothing to start.
+
+Durability: with a ``data_dir`` every accepted transaction and every clock
+change is appended to a checksummed journal before the call returns, and the
+full state is checkpointed now and then (atomically, by rename). Opening the
+directory loads the last checkpoint and replays the journal after it, so the
+chain survives between CLI invocations and after a ``kill -9``: a torn last
+record is detected by its checksum and dropped (that transaction was never
+acknowledged).
+
+A faster engine that does not report transaction gas is
+:class:`ledgerlearn.chain.fast.FastLocalChain`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth import constants
+from eth.db.atomic import AtomicDB
+from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks import PragueVM
+from eth.vm.spoof import SpoofTransaction
+from eth_keys import keys
+from eth_utils import keccak, to_canonical_address
+
+from ledgerlearn.chain.devkeys import dev_private_keys
+from ledgerlearn.chain.base import BLOCK_GAS_LIMIT, DEV_CHAIN_ID, Chain, Log, Receipt, TxRequest, checksum
+from ledgerlearn.chain.revert import decode_revert_reason
+from ledgerlearn.errors import ChainError, TransactionReverted, ValidationError
+
+#: Balance of each funded dev account (anvil's default: 10,000 ETH).
+DEV_BALANCE = 10_000 * 10**18
+#: Genesis timestamp of a chain with a virtual clock.
+VIRTUAL_GENESIS_TIME = 1_700_000_000
+
+_JOURNAL = "journal.bin"
+_CHECKPOINT = "checkpoint.pkl"
+_REC_HEADER = struct.Struct(">II")  # payload length, crc32
+
+
+@dataclass
+class _Block:
+    number: int
+    timestamp: int
+    tx_hash: str | None
+
+
+class _Journal:
+    """Append-only, checksummed record file (length, crc32, pickled payload)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._f = open(path, "ab")
+
+    def append(self, record: tuple) -> None:
+        payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        self._f.write(_REC_HEADER.pack(len(payload), zlib.crc32(payload)) + payload)
+        # Reaching the OS is enough to survive a killed process; fsync on close.
+        self._f.flush()
+
+    def truncate(self) -> None:
+        self._f.truncate(0)
+        self._f.seek(0)
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+    @staticmethod
+    def read(path: Path) -> tuple[list[tuple], int]:
+        """Records in order, and the byte length of the valid prefix."""
+        records: list[tuple] = []
+        if not path.exists():
+            return records, 0
+        data = path.read_bytes()
+        pos = 0
+        while pos + _REC_HEADER.size <= len(data):
+            length, crc = _REC_HEADER.unpack_from(data, pos)
+            start, end = pos + _REC_HEADER.size, pos + _REC_HEADER.size + length
+            if end > len(data) or zlib.crc32(data[start:end]) != crc:
+                break  # torn write at the tail: that transaction never returned
+            records.append(pickle.loads(data[start:end]))
+            pos = end
+        return records, pos
+
+
+class LocalChain(Chain):
+    """In-process chain with exact gas, time travel, snapshots and durability.
+
+    Args:
+        data_dir: directory for the durable journal and checkpoints; ``None``
+            keeps everything in memory.
+        clock: ``"wall"`` (block time follows the wall clock, plus any
+            :meth:`advance_time`) or ``"virtual"`` (time moves only by
+            :meth:`advance_time`, one second per block otherwise). A durable
+            chain keeps the clock it was created with.
+        checkpoint_every: journal records between automatic state checkpoints.
+    """
+
+    engine_name = "py-evm (exact gas)"
+
+    def __init__(self, data_dir: str | os.PathLike | None = None, *, clock: str = "virtual", checkpoint_every: int = 2000):
+        if clock not in ("wall", "virtual"):
+            raise ValidationError(f"clock: expected 'wall' or 'virtual', got {clock!r}")
+        self.chain_id = DEV_CHAIN_ID
+        self._keys = {checksum(k.public_key.to_checksum_address()): k for k in (keys.PrivateKey(pk) for pk in dev_private_keys())}
+        self._accounts = list(self._keys)
+        self._builder = PragueVM.get_transaction_builder()
+        self._state_class = PragueVM.get_state_class()
+        self._checkpoint_every = checkpoint_every
+        self._snapshots: dict[int, tuple] = {}
+        self._next_snapshot = 1
+        self._journal: _Journal | None = None
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self._replaying = False
+
+        loaded = False
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            loaded = self._load_checkpoint()
+        if not loaded:
+            self._genesis(clock)
+        if self.data_dir is not None:
+            records, valid = _Journal.read(self.data_dir / _JOURNAL)
+            with open(self.data_dir / _JOURNAL, "ab") as f:
+                f.truncate(valid)  # drop a torn tail before appending after it
+            self._replay(records)
+            self._journal = _Journal(self.data_dir / _JOURNAL)
+            self._records_since_checkpoint = len(records)
+
+    # ------------------------------------------------------------------ set-up
+    def _genesis(self, clock: str) -> None:
+        self.clock = clock
+        self._db = AtomicDB()
+        self._time_offset = 0
+        self._genesis_wall = int(time.time())
+        self._blocks: list[_Block] = [_Block(0, self._base_time(), None)]
+        self._receipts: dict[str, Receipt] = {}
+        self._logs: list[Log] = []
+        state = self._state_class(self._db, self._context(0, self._blocks[0].timestamp), constants.BLANK_ROOT_HASH)
+        for addr in self._accounts:
+            state.set_balance(to_canonical_address(addr), DEV_BALANCE)
+        state.persist()
+        self._state = state
+        self._records_since_checkpoint = 0
+
+    def _base_time(self) -> int:
+        return int(time.time()) if self.clock == "wall" else VIRTUAL_GENESIS_TIME
+
+    def _context(self, number: int, timestamp: int) -> ExecutionContext:
+        # Deterministic stand-ins for ancestor hashes, computed only if BLOCKHASH asks.
+        prev = (keccak(n.to_bytes(32, "big")) for n in range(number - 1, max(-1, number - 257), -1))
+        return ExecutionContext(
+            coinbase=constants.ZERO_ADDRESS,
+            timestamp=timestamp,
+            block_number=number,
+            difficulty=0,
+            mix_hash=keccak(b"ledgerlearn" + number.to_bytes(8, "big")),
+            gas_limit=BLOCK_GAS_LIMIT,
+            prev_hashes=prev,
+            chain_id=self.chain_id,
+            base_fee_per_gas=0,
+            excess_blob_gas=0,
+        )
+
+    # ---------------------------------------------------------------- accounts
+    @property
+    def accounts(self) -> list[str]:
+        return list(self._accounts)
+
+    def balance(self, address: str) -> int:
+        return self._state.get_balance(to_canonical_address(checksum(address)))
+
+    def nonce(self, address: str) -> int:
+        return self._state.get_nonce(to_canonical_address(checksum(address)))
+
+    def code(self, address: str) -> bytes:
+        return self._state.get_code(to_canonical_address(checksum(address)))
+
+    def storage(self, address: str, slot: int) -> int:
+        return self._state.get_storage(to_canonical_address(checksum(address)), slot)
+
+    # ------------------------------------------------------------------- time
+    @property
+    def block_number(self) -> int:
+        return self._blocks[-1].number
+
+    def timestamp(self) -> int:
+        return self._blocks[-1].timestamp
+
+    def _next_timestamp(self) -> int:
+        last = self._blocks[-1].timestamp
+        if self.clock == "wall":
+            return max(last + 1, int(time.time()) + self._time_offset)
+        # Virtual clock: `_time_offset` is the advance still pending for the next block.
+        return last + max(1, self._time_offset)
+
+    def advance_time(self, seconds: int) -> int:
+        if seconds < 0:
+            raise ValidationError(f"seconds: cannot move time backwards ({seconds})")
+        self._write(("time", int(seconds)))
+        self._apply_time(int(seconds))
+        return self._next_timestamp()
+
+    def _apply_time(self, seconds: int) -> None:
+        self._time_offset += seconds
+
+    # ------------------------------------------------------------ transactions
+    def send(self, tx: TxRequest) -> Receipt:
+        sender = checksum(tx.sender)
+        if sender not in self._keys:
+            raise ValidationError(f"sender: {sender} is not an account of this chain (use one of chain.accounts)")
+        to = checksum(tx.to) if tx.to else None
+        timestamp = self._next_timestamp()
+        receipt = self._execute(sender, to, tx.data, tx.value, tx.gas, timestamp)
+        self._write(("tx", sender, to, tx.data, tx.value, tx.gas, timestamp))
+        return receipt
+
+    def _execute(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None, timestamp: int) -> Receipt:
+        number = self.block_number + 1
+        state = self._state
+        state.execution_context = self._context(number, timestamp)
+        sender_b = to_canonical_address(sender)
+        nonce = state.get_nonce(sender_b)
+        gas_limit = gas if gas is not None else BLOCK_GAS_LIMIT
+        if gas_limit > BLOCK_GAS_LIMIT:
+            raise ValidationError(f"gas: {gas_limit} exceeds the block gas limit {BLOCK_GAS_LIMIT}")
+        unsigned = self._builder.new_unsigned_dynamic_fee_transaction(
+            chain_id=self.chain_id, nonce=nonce, max_priority_fee_per_gas=0, max_fee_per_gas=0,
+            gas=gas_limit, to=to_canonical_address(to) if to else b"", value=value, data=data, access_list=(),
+        )
+        signed = unsigned.as_signed_transaction(self._keys[sender], chain_id=self.chain_id)
+        snap = state.snapshot()
+        try:
+            comp = state.apply_transaction(signed)
+        except Exception as exc:  # validation: balance, nonce, intrinsic gas
+            state.revert(snap)
+            raise TransactionReverted(f"invalid transaction: {exc}") from exc
+        used = gas_limit - comp.get_gas_remaining()
+        gas_used = used - min(comp.get_gas_refund(), used // 5) + getattr(comp, "data_floor_gas", 0)
+        tx_hash = "0x" + signed.hash.hex()
+        if comp.is_error:
+            state.revert(snap)
+            reason = decode_revert_reason(comp.output) if comp.output else str(comp.error)
+            raise TransactionReverted(reason, tx_hash=tx_hash, gas_used=gas_used)
+        state.lock_changes()
+        contract_address = checksum(comp.msg.storage_address) if to is None else None
+        logs = tuple(
+            Log(checksum(addr), tuple(t.to_bytes(32, "big") for t in topics), bytes(ldata), number, tx_hash, len(self._logs) + i)
+            for i, (addr, topics, ldata) in enumerate(comp.get_log_entries())
+        )
+        receipt = Receipt(
+            tx_hash=tx_hash, status=True, gas_used=gas_used, block_number=number, timestamp=timestamp,
+            sender=sender, to=to, logs=logs, contract_address=contract_address, return_data=bytes(comp.output),
+        )
+        self._blocks.append(_Block(number, timestamp, tx_hash))
+        if self.clock == "virtual":
+            self._time_offset = 0
+        self._receipts[tx_hash] = receipt
+        self._logs.extend(logs)
+        return receipt
+
+    def receipt(self, tx_hash: str) -> Receipt:
+        try:
+            return self._receipts[tx_hash]
+        except KeyError:
+            raise ValidationError(f"tx_hash: unknown transaction {tx_hash}") from None
+
+    def _spoof(self, sender: str | None, to: str | None, data: bytes, value: int, gas: int):
+        sender_b = to_canonical_address(checksum(sender)) if sender else constants.ZERO_ADDRESS
+        unsigned = self._builder.new_unsigned_dynamic_fee_transaction(
+            chain_id=self.chain_id, nonce=self._state.get_nonce(sender_b), max_priority_fee_per_gas=0,
+            max_fee_per_gas=0, gas=gas, to=to_canonical_address(to) if to else b"", value=value, data=data, access_list=(),
+        )
+        return SpoofTransaction(unsigned, from_=sender_b)
+
+    def call(self, to: str, data: bytes, *, sender: str | None = None, value: int = 0) -> bytes:
+        return self._dry_run(checksum(to), data, sender, value)[0]
+
+    def estimate_gas(self, tx: TxRequest) -> int:
+        return self._dry_run(checksum(tx.to) if tx.to else None, tx.data, tx.sender, tx.value)[1]
+
+    def _dry_run(self, to: str | None, data: bytes, sender: str | None, value: int) -> tuple[bytes, int]:
+        state = self._state
+        state.execution_context = self._context(self.block_number + 1, self._next_timestamp())
+        snap = state.snapshot()
+        try:
+            if sender is None:
+                state.set_balance(constants.ZERO_ADDRESS, state.get_balance(constants.ZERO_ADDRESS) + value)
+            comp = state.apply_transaction(self._spoof(sender, to, data, value, BLOCK_GAS_LIMIT))
+            used = BLOCK_GAS_LIMIT - comp.get_gas_remaining()
+            gas = used - min(comp.get_gas_refund(), used // 5) + getattr(comp, "data_floor_gas", 0)
+        except Exception as exc:
+            raise TransactionReverted(f"invalid call: {exc}") from exc
+        finally:
+            state.revert(snap)
+        if comp.is_error:
+            raise TransactionReverted(decode_revert_reason(comp.output) if comp.output else str(comp.error))
+        return bytes(comp.output), gas
+
+    # ------------------------------------------------------------------- logs
+    def get_logs(self, address=None, topics=None, from_block=0, to_block=None) -> list[Log]:
+        addr = checksum(address).lower() if address else None
+        out = []
+        for log in self._logs:
+            if log.block_number < from_block or (to_block is not None and log.block_number > to_block):
+                continue
+            if addr and log.address.lower() != addr:
+                continue
+            if topics and any(t is not None and (i >= len(log.topics) or log.topics[i] != t) for i, t in enumerate(topics)):
+                continue
+            out.append(log)
+        return out
+
+    # -------------------------------------------------------------- snapshots
+    def _capture(self) -> tuple:
+        self._state.persist()
+        return (self._state.state_root, len(self._blocks), len(self._logs), dict(self._receipts), self._time_offset)
+
+    def _restore(self, cap: tuple) -> None:
+        root, nblocks, nlogs, receipts, offset = cap
+        self._state = self._state_class(self._db, self._context(nblocks, self._blocks[nblocks - 1].timestamp), root)
+        del self._blocks[nblocks:]
+        del self._logs[nlogs:]
+        self._receipts = dict(receipts)
+        self._time_offset = offset
+
+    def snapshot(self) -> int:
+        sid = self._next_snapshot
+        self._next_snapshot += 1
+        self._snapshots[sid] = self._capture()
+        self._write(("snapshot", sid))
+        return sid
+
+    def revert(self, snapshot_id: int) -> None:
+        if snapshot_id not in self._snapshots:
+            raise ValidationError(f"snapshot_id: unknown or already reverted snapshot {snapshot_id}")
+        self._restore(self._snapshots[snapshot_id])
+        for sid in [s for s in self._snapshots if s >= snapshot_id]:
+            del self._snapshots[sid]
+        self._write(("revert", snapshot_id))
+
+    # ------------------------------------------------------------- durability
+    def _write(self, record: tuple) -> None:
+        if self._journal is None or self._replaying:
+            return
+        self._journal.append(record)
+        self._records_since_checkpoint += 1
+        if self._records_since_checkpoint >= self._checkpoint_every and not self._snapshots:
+            self.checkpoint()
+
+    def _replay(self, records: list[tuple]) -> None:
+        self._replaying = True
+        try:
+            for rec in records:
+                kind = rec[0]
+                if kind == "tx":
+                    _, sender, to, data, value, gas, timestamp = rec
+                    self._execute(sender, to, data, value, gas, timestamp)
+                elif kind == "time":
+                    self._apply_time(rec[1])
+                elif kind == "snapshot":
+                    self._snapshots[rec[1]] = self._capture()
+                    self._next_snapshot = rec[1] + 1
+                elif kind == "revert":
+                    self.revert(rec[1])
+                else:
+                    raise ChainError(f"journal: unknown record kind {kind!r}")
+        except TransactionReverted as exc:
+            raise ChainError(f"journal replay diverged: a recorded transaction now reverts ({exc})") from exc
+        finally:
+            self._replaying = False
+
+    def checkpoint(self) -> None:
+        """Write the full state to the data directory and empty the journal."""
+        if self.data_dir is None:
+            return
+        self._state.persist()
+        payload = {
+            "version": 1, "clock": self.clock, "db": self._db.wrapped_db.kv_store,
+            "root": self._state.state_root, "blocks": self._blocks, "receipts": self._receipts, "logs": self._logs,
+            "time_offset": self._time_offset, "genesis_wall": self._genesis_wall,
+        }
+        with tempfile.NamedTemporaryFile("wb", dir=self.data_dir, delete=False, suffix=".tmp") as f:
+            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(f.name, self.data_dir / _CHECKPOINT)
+        if self._journal is not None:
+            self._journal.truncate()
+        self._records_since_checkpoint = 0
+
+    def _load_checkpoint(self) -> bool:
+        path = self.data_dir / _CHECKPOINT
+        if not path.exists():
+            return False
+        try:
+            payload: dict[str, Any] = pickle.loads(path.read_bytes())
+        except Exception as exc:
+            raise ChainError(f"data_dir: checkpoint {path} is unreadable ({exc}); move it away to start over") from exc
+        self.clock = payload["clock"]
+        self._db = AtomicDB()
+        self._db.wrapped_db.kv_store.update(payload["db"])
+        self._blocks = payload["blocks"]
+        self._receipts = payload["receipts"]
+        self._logs = payload["logs"]
+        self._time_offset = payload["time_offset"]
+        self._genesis_wall = payload["genesis_wall"]
+        self._state = self._state_class(self._db, self._context(len(self._blocks), self._blocks[-1].timestamp), payload["root"])
+        return True
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self.checkpoint()
+            self._journal.close()
+            self._journal = None
