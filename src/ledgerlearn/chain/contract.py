@@ -107,7 +107,7 @@ class ContractABI:
 
     @staticmethod
     def decode_output(fn: _Function, data: bytes) -> Any:
-        values = decode(list(fn.outputs), data) if fn.outputs else ()
+        values = tuple(_normalize(t, v) for t, v in zip(fn.outputs, decode(list(fn.outputs), data))) if fn.outputs else ()
         return values[0] if len(values) == 1 else values
 
     def decode_log(self, log: Log) -> dict | None:
@@ -119,12 +119,22 @@ class ContractABI:
             return None
         out: dict[str, Any] = {"event": ev.name}
         for (name, typ), topic in zip(ev.indexed, log.topics[1:]):
-            out[name] = decode([typ], topic)[0] if not _is_dynamic(typ) else topic
+            out[name] = _normalize(typ, decode([typ], topic)[0]) if not _is_dynamic(typ) else topic
         values = decode([t for _, t in ev.plain], log.data) if ev.plain else ()
-        for (name, _), value in zip(ev.plain, values):
-            out[name] = value
+        for (name, typ), value in zip(ev.plain, values):
+            out[name] = _normalize(typ, value)
         out["_log"] = log
         return out
+
+
+def _normalize(typ: str, value: Any) -> Any:
+    """Checksum decoded addresses (eth-abi returns them in lower case)."""
+    if typ == "address":
+        return checksum(value)
+    if typ.startswith("address[") and typ.endswith("]"):
+        inner = typ[: typ.rindex("[")]
+        return [_normalize(inner, v) for v in value]
+    return value
 
 
 def _is_dynamic(typ: str) -> bool:

@@ -52,6 +52,23 @@ _CHECKPOINT = "checkpoint.pkl"
 _REC_HEADER = struct.Struct(">II")  # payload length, crc32
 
 
+def _tx_gas(gas_limit: int, comp) -> int:
+    """Transaction gas as a node charges it: execution, capped refund, calldata floor."""
+    used = gas_limit - comp.get_gas_remaining()
+    return used - min(comp.get_gas_refund(), used // 5) + getattr(comp, "data_floor_gas", 0)
+
+
+@dataclass
+class _Run:
+    """What an engine returns for an accepted transaction."""
+
+    tx_hash: str
+    gas_used: int
+    output: bytes
+    contract_address: str | None
+    logs: list  # (address, [topic bytes32], data)
+
+
 @dataclass
 class _Block:
     number: int
@@ -116,6 +133,8 @@ class LocalChain(Chain):
     """
 
     engine_name = "py-evm (exact gas)"
+    #: Whether receipts carry real transaction gas.
+    gas_exact = True
 
     def __init__(self, data_dir: str | os.PathLike | None = None, *, clock: str = "virtual", checkpoint_every: int = 2000):
         if clock not in ("wall", "virtual"):
@@ -155,12 +174,15 @@ class LocalChain(Chain):
         self._blocks: list[_Block] = [_Block(0, self._base_time(), None)]
         self._receipts: dict[str, Receipt] = {}
         self._logs: list[Log] = []
+        self._records_since_checkpoint = 0
+        self._init_state()
+
+    def _init_state(self) -> None:
         state = self._state_class(self._db, self._context(0, self._blocks[0].timestamp), constants.BLANK_ROOT_HASH)
         for addr in self._accounts:
             state.set_balance(to_canonical_address(addr), DEV_BALANCE)
         state.persist()
         self._state = state
-        self._records_since_checkpoint = 0
 
     def _base_time(self) -> int:
         return int(time.time()) if self.clock == "wall" else VIRTUAL_GENESIS_TIME
@@ -236,13 +258,31 @@ class LocalChain(Chain):
 
     def _execute(self, sender: str, to: str | None, data: bytes, value: int, gas: int | None, timestamp: int) -> Receipt:
         number = self.block_number + 1
-        state = self._state
-        state.execution_context = self._context(number, timestamp)
-        sender_b = to_canonical_address(sender)
-        nonce = state.get_nonce(sender_b)
         gas_limit = gas if gas is not None else BLOCK_GAS_LIMIT
         if gas_limit > BLOCK_GAS_LIMIT:
             raise ValidationError(f"gas: {gas_limit} exceeds the block gas limit {BLOCK_GAS_LIMIT}")
+        run = self._run_tx(sender, to, data, value, gas_limit, number, timestamp)
+        logs = tuple(
+            Log(checksum(addr), tuple(topics), bytes(ldata), number, run.tx_hash, len(self._logs) + i)
+            for i, (addr, topics, ldata) in enumerate(run.logs)
+        )
+        receipt = Receipt(
+            tx_hash=run.tx_hash, status=True, gas_used=run.gas_used, block_number=number, timestamp=timestamp,
+            sender=sender, to=to, logs=logs, contract_address=run.contract_address, return_data=run.output,
+            gas_exact=self.gas_exact,
+        )
+        self._blocks.append(_Block(number, timestamp, run.tx_hash))
+        if self.clock == "virtual":
+            self._time_offset = 0
+        self._receipts[run.tx_hash] = receipt
+        self._logs.extend(logs)
+        return receipt
+
+    def _run_tx(self, sender: str, to: str | None, data: bytes, value: int, gas_limit: int, number: int, timestamp: int) -> "_Run":
+        """Execute a signed transaction on py-evm; on revert, undo it entirely and raise."""
+        state = self._state
+        state.execution_context = self._context(number, timestamp)
+        nonce = state.get_nonce(to_canonical_address(sender))
         unsigned = self._builder.new_unsigned_dynamic_fee_transaction(
             chain_id=self.chain_id, nonce=nonce, max_priority_fee_per_gas=0, max_fee_per_gas=0,
             gas=gas_limit, to=to_canonical_address(to) if to else b"", value=value, data=data, access_list=(),
@@ -254,29 +294,18 @@ class LocalChain(Chain):
         except Exception as exc:  # validation: balance, nonce, intrinsic gas
             state.revert(snap)
             raise TransactionReverted(f"invalid transaction: {exc}") from exc
-        used = gas_limit - comp.get_gas_remaining()
-        gas_used = used - min(comp.get_gas_refund(), used // 5) + getattr(comp, "data_floor_gas", 0)
+        gas_used = _tx_gas(gas_limit, comp)
         tx_hash = "0x" + signed.hash.hex()
         if comp.is_error:
             state.revert(snap)
             reason = decode_revert_reason(comp.output) if comp.output else str(comp.error)
             raise TransactionReverted(reason, tx_hash=tx_hash, gas_used=gas_used)
         state.lock_changes()
-        contract_address = checksum(comp.msg.storage_address) if to is None else None
-        logs = tuple(
-            Log(checksum(addr), tuple(t.to_bytes(32, "big") for t in topics), bytes(ldata), number, tx_hash, len(self._logs) + i)
-            for i, (addr, topics, ldata) in enumerate(comp.get_log_entries())
+        return _Run(
+            tx_hash=tx_hash, gas_used=gas_used, output=bytes(comp.output),
+            contract_address=checksum(comp.msg.storage_address) if to is None else None,
+            logs=[(addr, [t.to_bytes(32, "big") for t in topics], data) for addr, topics, data in comp.get_log_entries()],
         )
-        receipt = Receipt(
-            tx_hash=tx_hash, status=True, gas_used=gas_used, block_number=number, timestamp=timestamp,
-            sender=sender, to=to, logs=logs, contract_address=contract_address, return_data=bytes(comp.output),
-        )
-        self._blocks.append(_Block(number, timestamp, tx_hash))
-        if self.clock == "virtual":
-            self._time_offset = 0
-        self._receipts[tx_hash] = receipt
-        self._logs.extend(logs)
-        return receipt
 
     def receipt(self, tx_hash: str) -> Receipt:
         try:
@@ -306,8 +335,7 @@ class LocalChain(Chain):
             if sender is None:
                 state.set_balance(constants.ZERO_ADDRESS, state.get_balance(constants.ZERO_ADDRESS) + value)
             comp = state.apply_transaction(self._spoof(sender, to, data, value, BLOCK_GAS_LIMIT))
-            used = BLOCK_GAS_LIMIT - comp.get_gas_remaining()
-            gas = used - min(comp.get_gas_refund(), used // 5) + getattr(comp, "data_floor_gas", 0)
+            gas = _tx_gas(BLOCK_GAS_LIMIT, comp)
         except Exception as exc:
             raise TransactionReverted(f"invalid call: {exc}") from exc
         finally:
