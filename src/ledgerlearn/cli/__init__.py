@@ -1,0 +1,1 @@
+"""The ``ledgerlearn`` command line (typer); entry point :func:`ledgerlearn.cli.main.main`."""

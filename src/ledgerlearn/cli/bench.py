@@ -1,0 +1,122 @@
+"""``ledgerlearn bench``: benchmarks that print tables.
+
+The lead adds the commands here, e.g.::
+
+    @app.command("gas")
+    def gas(...): ...          # gas per operation vs the reference contracts
+
+    @app.command("throughput")
+    def throughput(...): ...   # transactions per second per backend
+
+Each command should accept ``--format json|table`` (see
+:mod:`ledgerlearn.cli.common`) and report gas as transaction gas, saying so
+when a backend only estimates it.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="bench",
+    help="Benchmarks: gas per operation, throughput (tables or --format json).",
+    no_args_is_help=True,
+)
+
+
+@app.callback()
+def _bench() -> None:
+    """Benchmarks: gas per operation, throughput."""
+
+
+# ---------------------------------------------------------------------------
+# Benchmark commands go below (gas, throughput, ...).
+# ---------------------------------------------------------------------------
+
+from typing import Annotated, Optional  # noqa: E402
+
+from ledgerlearn.cli.common import FormatOpt, OutputFormat, cli_errors, info, print_json, print_table  # noqa: E402
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+@app.command("gas")
+@cli_errors
+def gas(
+    fmt: FormatOpt = OutputFormat.table,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Reference row keys to run (default: all).")] = None,
+) -> None:
+    """Transaction gas per operation next to the reference contracts (exact-gas embedded chain)."""
+    from ledgerlearn.bench import gas as gasbench
+    from ledgerlearn.bench.reference import GOAL_DEPLOY, GOAL_OPERATION
+
+    rows = []
+    for ref in gasbench.GAS_REFERENCE:
+        if only and ref.key not in only:
+            continue
+        info(f"measuring {ref.title} ...")
+        rows.append(gasbench.measure(ref))
+    if fmt == OutputFormat.json:
+        print_json({
+            "engine": "py-evm, Prague rules (transaction gas: intrinsic + execution - capped refund, EIP-7623 floor)",
+            "settings": "Deposit-Refund-Take, all waits 0, cost_weight 1e9 (as the reference gas script)",
+            "goals": {"operation_max_ratio": GOAL_OPERATION, "deploy_max_ratio": GOAL_DEPLOY},
+            "rows": [r.to_json() for r in rows],
+        })
+        return
+    table = []
+    for r in rows:
+        for op in gasbench.OPERATIONS:
+            goal = GOAL_DEPLOY if op == "deploy" else GOAL_OPERATION
+            table.append([r.key, op, f"{r.ours[op]:,}", f"{r.reference[op]:,}", _pct(r.ratios[op]), _pct(goal),
+                          "yes" if r.meets_goals[op] else "no"])
+        nxt = r.ours["deploy_next"]
+        table.append([r.key, "deploy (further model)", f"{nxt:,}", f"{r.reference['deploy']:,}", _pct(nxt / r.reference["deploy"]),
+                      _pct(GOAL_DEPLOY), "yes" if nxt / r.reference["deploy"] <= GOAL_DEPLOY else "no"])
+    print_table("Transaction gas: ledgerlearn vs reference (0xDeCA10B, Solidity 0.6.2)",
+                ["model", "operation", "ours", "reference", "ours/ref", "goal", "meets"], table)
+
+
+@app.command("throughput")
+@cli_errors
+def throughput(
+    fmt: FormatOpt = OutputFormat.table,
+    exact_n: Annotated[int, typer.Option("--exact-n", min=1, help="Contributions on the exact-gas embedded chain.")] = 500,
+    fast_n: Annotated[int, typer.Option("--fast-n", min=1, help="Contributions on the fast embedded chain.")] = 5000,
+    anvil_n: Annotated[int, typer.Option("--anvil-n", min=0, help="Contributions to anvil (0 skips anvil).")] = 10_000,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Transactions per JSON-RPC batch / evm_mine on anvil.")] = 500,
+) -> None:
+    """Contributions per second through the Python client, with latency percentiles."""
+    from ledgerlearn.bench import throughput as tp
+    from ledgerlearn.bench.reference import ANVIL_BATCH_UPDATES_PER_S, TITANOBOA_UPDATES_PER_S
+    from ledgerlearn.chain.fast import FastLocalChain
+    from ledgerlearn.chain.local import LocalChain
+
+    results = []
+    info(f"embedded chain, exact gas: {exact_n} contributions ...")
+    results.append(tp.run_sequential(LocalChain(), "embedded (exact gas)", exact_n))
+    info(f"embedded chain, fast mode: {fast_n} contributions ...")
+    results.append(tp.run_sequential(FastLocalChain(), "embedded (fast; gas not transaction gas)", fast_n))
+    if anvil_n:
+        from ledgerlearn.chain.anvil import AnvilNode, find_anvil
+        from ledgerlearn.chain.rpc import RpcChain
+
+        if find_anvil() is None:
+            info("anvil is not installed (ledgerlearn node install): skipping the anvil run")
+        else:
+            info(f"anvil, signed transactions in batches of {batch}: {anvil_n} contributions ...")
+            with AnvilNode(no_mining=True) as node:
+                results.append(tp.run_batched(RpcChain(node.url), "anvil (signed, batched)", anvil_n, batch=batch))
+    if fmt == OutputFormat.json:
+        print_json({
+            "workload": "IMDB-sized sparse perceptron (1000 weights), Deposit-Refund-Take, random 20-token samples",
+            "reference": {"titanoboa_updates_per_s": TITANOBOA_UPDATES_PER_S, "anvil_batch_updates_per_s": list(ANVIL_BATCH_UPDATES_PER_S)},
+            "results": [r.to_json() for r in results],
+        })
+        return
+    print_table("Contributions per second through the Python client",
+                ["backend", "n", "batch", "per second", "avg ms", "p50 ms", "p95 ms", "p99 ms", "gas exact"],
+                [[r.backend, r.contributions, r.batch_size, r.per_second, r.latency_ms["avg"], r.latency_ms["p50"],
+                  r.latency_ms["p95"], r.latency_ms["p99"], "yes" if r.gas_exact else "NO (not transaction gas)"] for r in results])
