@@ -3,7 +3,7 @@
 Real data sets (IMDB, MNIST, ...) are downloaded and verified by
 ``ledgerlearn.datasets``; this one is generated deterministically from word
 lists so the demo runs offline in seconds. Reviews mix sentiment words with
-neutral filler; about 8% of labels are flipped so no model is perfect.
+neutral filler; about 3% of labels are flipped so no model is perfect.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Review:
     label: int  # 1 positive, 0 negative
 
 
-def generate(n: int, *, seed: int = 0, noise: float = 0.08, length: tuple[int, int] = (8, 20)) -> list[Review]:
+def generate(n: int, *, seed: int = 0, noise: float = 0.03, length: tuple[int, int] = (8, 20)) -> list[Review]:
     """``n`` reviews, balanced classes, reproducible for a given seed."""
     rng = random.Random(seed)
     out = []
@@ -39,9 +39,9 @@ def generate(n: int, *, seed: int = 0, noise: float = 0.08, length: tuple[int, i
         label = i % 2
         own, other = (POSITIVE, NEGATIVE) if label else (NEGATIVE, POSITIVE)
         words = [rng.choice(NEUTRAL) for _ in range(rng.randint(*length))]
-        for _ in range(rng.randint(2, 4)):
+        for _ in range(rng.randint(3, 5)):
             words.insert(rng.randrange(len(words) + 1), rng.choice(own))
-        if rng.random() < 0.3:  # mixed feelings
+        if rng.random() < 0.2:  # mixed feelings
             words.insert(rng.randrange(len(words) + 1), rng.choice(other))
         if rng.random() < noise:
             label = 1 - label
