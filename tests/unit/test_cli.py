@@ -245,9 +245,15 @@ def test_unreachable_rpc_fails_cleanly(monkeypatch):
     assert r.exit_code != 0 and r.stderr.startswith("error: ") and "rpc-url" in r.stderr
 
 
-def test_demo_placeholder_and_bench_group():
-    r = runner.invoke(app, ["demo"])
-    assert r.exit_code != 0 and "demo" in r.stderr
+def test_demo_rewards_honest_data_and_punishes_label_flipping():
+    r = runner.invoke(app, ["demo", "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    honest, flipper = out["agents"]
+    assert honest["net"] > 0 > flipper["net"]
+    assert flipper["refunded"] < flipper["deposited"] // 2
+    assert out["mirror_agrees_with_contract"] and out["gas_exact"]
+    assert out["accuracy_after"] >= out["accuracy_before"] - 0.02
     assert runner.invoke(app, ["bench", "--help"]).exit_code == 0
 
 

@@ -1,0 +1,1 @@
+"""Entry contracts: generated from one template (see :mod:`.template`) by :mod:`ledgerlearn.contracts.registry`."""
