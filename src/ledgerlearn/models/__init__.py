@@ -7,7 +7,7 @@ One module per model kind (the contract module of the same name in
 reference JSON model files.
 """
 
-from ledgerlearn.models.base import SharedModel, normalize
+from ledgerlearn.models.base import ModelMirror, normalize
 from ledgerlearn.models.dense_centroid import DenseCentroid
 from ledgerlearn.models.dense_perceptron import DensePerceptron
 from ledgerlearn.models.files import KINDS, TYPES, load_model, model_from_dict, model_to_dict, save_model
@@ -20,7 +20,7 @@ __all__ = [
     "SCALE",
     "KINDS",
     "TYPES",
-    "SharedModel",
+    "ModelMirror",
     "SparsePerceptron",
     "DensePerceptron",
     "NaiveBayes",

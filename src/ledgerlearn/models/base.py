@@ -31,7 +31,7 @@ MAX_CLASS_NAME = 64
 WORDS_PER_CALL = 400
 
 
-class SharedModel(abc.ABC):
+class ModelMirror(abc.ABC):
     """A classifier hosted in a contract, mirrored off chain."""
 
     #: contract module name (``contracts/models/<kind>.vy``)
@@ -70,7 +70,7 @@ class SharedModel(abc.ABC):
         return int(label)
 
     # -- scikit-learn conveniences ------------------------------------------
-    def partial_fit(self, X: Iterable[Sequence[int]], y: Iterable[int]) -> "SharedModel":
+    def partial_fit(self, X: Iterable[Sequence[int]], y: Iterable[int]) -> "ModelMirror":
         """``update`` for each sample in order."""
         for x, label in zip(X, y, strict=True):
             self.update(x, int(label))
@@ -86,7 +86,7 @@ class SharedModel(abc.ABC):
             return 0.0
         return float(np.mean(self.predict_many(X) == y))
 
-    def copy(self) -> "SharedModel":
+    def copy(self) -> "ModelMirror":
         return copy.deepcopy(self)
 
     # -- loading into / reading from a contract -----------------------------
@@ -100,7 +100,7 @@ class SharedModel(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_contract(cls, contract: Any, **kwargs: Any) -> "SharedModel":
+    def from_contract(cls, contract: Any, **kwargs: Any) -> "ModelMirror":
         """Read the model back from a deployed contract (entry or harness)."""
 
     # -- files ----------------------------------------------------------------
@@ -110,7 +110,7 @@ class SharedModel(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_dict(cls, d: dict) -> "SharedModel":
+    def from_dict(cls, d: dict) -> "ModelMirror":
         """Build from a reference JSON model file dict (see :mod:`ledgerlearn.models.files`)."""
 
     def __eq__(self, other: object) -> bool:

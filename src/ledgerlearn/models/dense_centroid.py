@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from ledgerlearn.errors import ValidationError
-from ledgerlearn.models.base import SharedModel, check_classes, check_dense_input
+from ledgerlearn.models.base import ModelMirror, check_classes, check_dense_input
 from ledgerlearn.models.fixedpoint import SCALE, chunks, from_fixed, pack_signed, tdiv, to_fixed, unpack_signed
 
 LANES = 7
@@ -26,7 +26,7 @@ WORDS = 112
 U64 = 2**64 - 1
 
 
-class DenseCentroid(SharedModel):
+class DenseCentroid(ModelMirror):
     """Nearest centroid classifier on dense fixed-point unit vectors."""
 
     kind = "dense_centroid"

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ledgerlearn.errors import ValidationError
-from ledgerlearn.models.base import SharedModel, check_classes, check_dense_input
+from ledgerlearn.models.base import ModelMirror, check_classes, check_dense_input
 from ledgerlearn.models.fixedpoint import SCALE, chunks, from_fixed, pack_signed, tdiv, unpack_signed
 
 LANES = 5
@@ -26,7 +26,7 @@ WORDS = 157
 INT128_MIN, INT128_MAX = -(2**127), 2**127 - 1
 
 
-class DensePerceptron(SharedModel):
+class DensePerceptron(ModelMirror):
     """Dense binary perceptron (2 classes)."""
 
     kind = "dense_perceptron"

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ledgerlearn.errors import ValidationError
-from ledgerlearn.models.base import SharedModel
+from ledgerlearn.models.base import ModelMirror
 from ledgerlearn.models.dense_centroid import DenseCentroid
 from ledgerlearn.models.dense_perceptron import DensePerceptron
 from ledgerlearn.models.fixedpoint import to_fixed
@@ -30,7 +30,7 @@ from ledgerlearn.models.sparse_centroid import SparseCentroid
 from ledgerlearn.models.sparse_perceptron import SparsePerceptron
 
 #: file ``type`` (lower case) -> mirror class
-TYPES: dict[str, type[SharedModel]] = {
+TYPES: dict[str, type[ModelMirror]] = {
     "sparse perceptron": SparsePerceptron,
     "dense perceptron": DensePerceptron,
     "perceptron": DensePerceptron,
@@ -41,12 +41,12 @@ TYPES: dict[str, type[SharedModel]] = {
 }
 
 #: contract module kind -> mirror class
-KINDS: dict[str, type[SharedModel]] = {cls.kind: cls for cls in (SparsePerceptron, DensePerceptron, NaiveBayes, DenseCentroid, SparseCentroid)}
+KINDS: dict[str, type[ModelMirror]] = {cls.kind: cls for cls in (SparsePerceptron, DensePerceptron, NaiveBayes, DenseCentroid, SparseCentroid)}
 
 _MISSING = object()
 
 
-def model_from_dict(d: Any) -> SharedModel:
+def model_from_dict(d: Any) -> ModelMirror:
     """Build the mirror a model-file dict describes."""
     if not isinstance(d, dict):
         raise ValidationError("model file: must be a JSON object")
@@ -59,12 +59,12 @@ def model_from_dict(d: Any) -> SharedModel:
     return cls.from_dict(d)
 
 
-def model_to_dict(model: SharedModel) -> dict:
+def model_to_dict(model: ModelMirror) -> dict:
     """The model-file dict of a mirror (reals as floats, ``x / 1e9``)."""
     return model.to_dict()
 
 
-def loads(text: str | bytes) -> SharedModel:
+def loads(text: str | bytes) -> ModelMirror:
     try:
         d = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -72,17 +72,17 @@ def loads(text: str | bytes) -> SharedModel:
     return model_from_dict(d)
 
 
-def dumps(model: SharedModel, *, indent: int | None = None) -> str:
+def dumps(model: ModelMirror, *, indent: int | None = None) -> str:
     return json.dumps(model_to_dict(model), indent=indent)
 
 
-def load_model(path: str | os.PathLike) -> SharedModel:
+def load_model(path: str | os.PathLike) -> ModelMirror:
     """Read a model file."""
     with open(path, "rb") as f:
         return loads(f.read())
 
 
-def save_model(model: SharedModel, path: str | os.PathLike, *, indent: int | None = None) -> None:
+def save_model(model: ModelMirror, path: str | os.PathLike, *, indent: int | None = None) -> None:
     """Write a model file (atomically: a temporary file renamed over ``path``)."""
     tmp = f"{os.fspath(path)}.tmp"
     with open(tmp, "w") as f:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ledgerlearn.chain.base import Chain, Receipt
 from ledgerlearn.chain.contract import Contract, deploy
 from ledgerlearn.contracts.compiler import Artifact, compile_file
-from ledgerlearn.models.base import SharedModel
+from ledgerlearn.models.base import ModelMirror
 
 
 def harness_artifact(kind: str) -> Artifact:
@@ -31,7 +31,7 @@ class Deployed:
         return self.deploy_receipt.gas_used + sum(r.gas_used for r in self.setup_receipts)
 
 
-def deploy_harness(chain: Chain, model: SharedModel, *, sender: str | None = None, finalize: bool = True) -> Deployed:
+def deploy_harness(chain: Chain, model: ModelMirror, *, sender: str | None = None, finalize: bool = True) -> Deployed:
     """Deploy ``model`` in its harness: constructor, setup calls, then ``finalize``."""
     sender = sender or chain.accounts[0]
     art = harness_artifact(model.kind)

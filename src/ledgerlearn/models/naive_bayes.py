@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ledgerlearn.errors import ValidationError
-from ledgerlearn.models.base import SharedModel, check_classes, check_token_input, word_load_calls
+from ledgerlearn.models.base import ModelMirror, check_classes, check_token_input, word_load_calls
 from ledgerlearn.models.fixedpoint import SCALE, from_fixed, ln_wad, pack_unsigned, to_fixed, unpack_unsigned
 
 LANES = 8
@@ -28,7 +28,7 @@ MAX_SMOOTHING = 2**60
 U64 = 2**64 - 1
 
 
-class NaiveBayes(SharedModel):
+class NaiveBayes(ModelMirror):
     """Multinomial naive Bayes over token indices (repeats count)."""
 
     kind = "naive_bayes"

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ledgerlearn.errors import ValidationError
-from ledgerlearn.models.base import SharedModel, check_classes, check_sparse_input, word_load_calls
+from ledgerlearn.models.base import ModelMirror, check_classes, check_sparse_input, word_load_calls
 from ledgerlearn.models.fixedpoint import SCALE, from_fixed, pack_signed, tdiv, to_fixed, unpack_signed
 
 LANES = 5
@@ -27,7 +27,7 @@ MAX_FEATURES = 2**32
 U64 = 2**64 - 1
 
 
-class SparseCentroid(SharedModel):
+class SparseCentroid(ModelMirror):
     """Nearest centroid classifier on sorted unique feature indices (value 1)."""
 
     kind = "sparse_centroid"

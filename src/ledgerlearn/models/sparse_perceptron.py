@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ledgerlearn.errors import ValidationError
-from ledgerlearn.models.base import SharedModel, check_classes, check_sparse_input, word_load_calls
+from ledgerlearn.models.base import ModelMirror, check_classes, check_sparse_input, word_load_calls
 from ledgerlearn.models.fixedpoint import SCALE, from_fixed, pack_signed, to_fixed, unpack_signed
 
 LANES = 5
@@ -31,7 +31,7 @@ def _check_weight(i: int, w: int) -> None:
         raise ValidationError(f"weights: weight {i} = {w / SCALE} is outside the int48 bound (+-{WEIGHT_MAX / SCALE:.3f})")
 
 
-class SparsePerceptron(SharedModel):
+class SparsePerceptron(ModelMirror):
     """Sparse binary perceptron (2 classes)."""
 
     kind = "sparse_perceptron"
