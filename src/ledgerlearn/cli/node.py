@@ -69,7 +69,8 @@ def start(
     host: Annotated[str, typer.Option("--host", help="Interface (anvil has no authentication: keep it on loopback).")] = "127.0.0.1",
     state: Annotated[Optional[Path], typer.Option("--state", help="State file, loaded at start and saved at stop. [default: user data dir]")] = None,
     no_state: Annotated[bool, typer.Option("--no-state", help="Keep the chain in memory only.")] = False,
-    no_mining: Annotated[bool, typer.Option("--no-mining", help="Mine only on evm_mine (bulk traffic); default: a block per transaction.")] = False,
+    mining: Annotated[str, typer.Option("--mining", help="interval: a block every --block-time seconds, and ledgerlearn clients mine their own batches at once (healthy under bursts; wallets work); manual: only on evm_mine; auto: a block per transaction (anvil's automine; bursts of pending transactions can exhaust its memory).")] = "interval",
+    block_time: Annotated[int, typer.Option("--block-time", min=1, help="Seconds between blocks with --mining interval.")] = 1,
     state_interval: Annotated[Optional[int], typer.Option("--state-interval", help="Also save the state every N seconds.")] = 60,
 ):
     """Run anvil in the foreground (Ctrl-C stops it and saves its state)."""
@@ -82,7 +83,10 @@ def start(
     state_path = None if no_state else (state or default_state_path())
     if state_path is not None:
         Path(state_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    node = AnvilNode(state_path=state_path, port=port, host=host, no_mining=no_mining, state_interval=state_interval)
+    if mining not in ("interval", "manual", "auto"):
+        raise typer.BadParameter(f"expected interval, manual or auto, got {mining!r}", param_hint="'--mining'")
+    extra = ("--block-time", str(block_time)) if mining == "interval" else ()
+    node = AnvilNode(state_path=state_path, port=port, host=host, no_mining=mining == "manual", state_interval=state_interval, extra_args=extra)
     node.start()
     console().print(f"anvil running at {node.url} (chain id {node.chain_id}); state: {state_path or 'in memory only'}")
     console().print(f"use it with: --rpc-url {node.url}   (or export WEB3_PROVIDER_URI={node.url}); Ctrl-C to stop")
