@@ -112,11 +112,11 @@ def test_node_runs_the_pinned_anvil(anvil_node):
 
 
 def test_dev_accounts_are_funded_and_shared_with_local_chain(rpc_chain):
-    from ledgerlearn.chain.devkeys import dev_private_keys
+    from ledgerlearn.chain.local import LocalChain
 
     assert rpc_chain.chain_id == 31337
     assert rpc_chain.mine_mode == "manual"  # AnvilNode runs --no-mining
-    assert rpc_chain.accounts == [Account.from_key(k).address for k in dev_private_keys()]
+    assert rpc_chain.accounts == LocalChain().accounts
     assert rpc_chain.accounts[0] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
     assert rpc_chain.balance(rpc_chain.accounts[9]) == DEV_BALANCE_WEI
 

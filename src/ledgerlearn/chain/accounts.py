@@ -31,7 +31,6 @@ from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from eth_account.signers.local import LocalAccount
 
 # anvil's (and Hardhat's) default mnemonic and account count, shared with LocalChain.
-from ledgerlearn.chain.devkeys import DEV_ACCOUNT_COUNT, DEV_MNEMONIC
 from ledgerlearn.errors import NotFoundError, ValidationError
 
 __all__ = [
@@ -40,6 +39,10 @@ __all__ = [
     "resolve_accounts",
 ]  # fmt: skip
 
+#: anvil's (and Hardhat's) default mnemonic. Public: never use it on a real network.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+#: How many dev accounts are funded (anvil's default ``--accounts 10``).
+DEV_ACCOUNT_COUNT = 10
 #: BIP-44 path prefix; account ``i`` is ``DEV_DERIVATION_PATH + str(i)``.
 DEV_DERIVATION_PATH = "m/44'/60'/0'/0/"
 #: Balance of each dev account in wei (anvil's default ``--balance 10000`` ether).

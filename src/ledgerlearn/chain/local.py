@@ -37,13 +37,13 @@ from eth.vm.spoof import SpoofTransaction
 from eth_keys import keys
 from eth_utils import keccak, to_canonical_address
 
-from ledgerlearn.chain.devkeys import dev_private_keys
+from ledgerlearn.chain.accounts import DEV_BALANCE_WEI, dev_accounts
 from ledgerlearn.chain.base import BLOCK_GAS_LIMIT, DEV_CHAIN_ID, Chain, Log, Receipt, TxRequest, checksum
 from ledgerlearn.chain.revert import decode_revert_reason
 from ledgerlearn.errors import ChainError, TransactionReverted, ValidationError
 
 #: Balance of each funded dev account (anvil's default: 10,000 ETH).
-DEV_BALANCE = 10_000 * 10**18
+DEV_BALANCE = DEV_BALANCE_WEI
 #: Genesis timestamp of a chain with a virtual clock.
 VIRTUAL_GENESIS_TIME = 1_700_000_000
 
@@ -140,7 +140,7 @@ class LocalChain(Chain):
         if clock not in ("wall", "virtual"):
             raise ValidationError(f"clock: expected 'wall' or 'virtual', got {clock!r}")
         self.chain_id = DEV_CHAIN_ID
-        self._keys = {checksum(k.public_key.to_checksum_address()): k for k in (keys.PrivateKey(pk) for pk in dev_private_keys())}
+        self._keys = {a.address: keys.PrivateKey(bytes(a.key)) for a in dev_accounts()}
         self._accounts = list(self._keys)
         self._builder = PragueVM.get_transaction_builder()
         self._state_class = PragueVM.get_state_class()
