@@ -53,6 +53,8 @@ class GasRow:
     def to_json(self) -> dict:
         d = asdict(self)
         d["ratio"] = {k: round(v, 4) for k, v in self.ratios.items()}
+        # A further model of the same kind reuses the implementation: the per-model deploy cost.
+        d["ratio"]["deploy_next"] = round(self.ours["deploy_next"] / self.reference["deploy"], 4)
         d["meets_goal"] = self.meets_goals
         return d
 
