@@ -170,7 +170,6 @@ class LocalChain(Chain):
         self.clock = clock
         self._db = AtomicDB()
         self._time_offset = 0
-        self._genesis_wall = int(time.time())
         self._blocks: list[_Block] = [_Block(0, self._base_time(), None)]
         self._receipts: dict[str, Receipt] = {}
         self._logs: list[Log] = []
@@ -425,7 +424,7 @@ class LocalChain(Chain):
         payload = {
             "version": 1, "clock": self.clock, "db": self._db.wrapped_db.kv_store,
             "root": self._state.state_root, "blocks": self._blocks, "receipts": self._receipts, "logs": self._logs,
-            "time_offset": self._time_offset, "genesis_wall": self._genesis_wall,
+            "time_offset": self._time_offset,
         }
         with tempfile.NamedTemporaryFile("wb", dir=self.data_dir, delete=False, suffix=".tmp") as f:
             pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -451,7 +450,6 @@ class LocalChain(Chain):
         self._receipts = payload["receipts"]
         self._logs = payload["logs"]
         self._time_offset = payload["time_offset"]
-        self._genesis_wall = payload["genesis_wall"]
         self._state = self._state_class(self._db, self._context(len(self._blocks), self._blocks[-1].timestamp), payload["root"])
         return True
 
