@@ -31,7 +31,7 @@ import setup
 
 uses: setup
 
-MAX_TOKENS: constant(uint256) = 256
+MAX_TOKENS: constant(uint256) = 512
 MAX_CLASSES: constant(uint256) = 64
 MAX_WORDS_PER_CALL: constant(uint256) = 512
 MAX_CLASS_NAME: constant(uint256) = 64
