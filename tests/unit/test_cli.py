@@ -208,7 +208,7 @@ def test_errors_are_one_line_and_change_nothing(fake, tmp_path):
     fails(["deploy", "--name", "x2", "--model-file", _model_file(tmp_path), "--incentive", "bribes"], "incentive")
     fails(["deploy", "--name", "x2", "--model-file", _model_file(tmp_path), "--incentive", "points", "--cost-weight", "5"], "cost-weight")
     fails(["deploy", "--name", "x2", "--model-file", _model_file(tmp_path), "--encoder", "rot13"], "encoder")
-    fails(["deploy", "--name", "x2", "--model-file", _model_file(tmp_path), "--encoder", "IMDB vocab"], "vocab")
+    fails(["deploy", "--name", "x2", "--model-file", _model_file(tmp_path), "--encoder", "IMDB vocab", "--vocab", str(tmp_path / "nope.json")], "vocab")
     fails(["deploy", "--name", "sent", "--model-file", _model_file(tmp_path)], "already deployed")
     assert chain.block_number == n
     assert [m["name"] for m in run_json("models")] == ["sent"]

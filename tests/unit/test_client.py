@@ -235,11 +235,14 @@ def test_find_unknown_contribution(chain):
         m.find("0x1234")
 
 
-def test_vocab_encoder_needs_vocab(chain):
+def test_vocab_encoder_uses_the_imdb_vocabulary_unless_given_one(chain, monkeypatch):
+    import ledgerlearn.encoders as encoders
+
+    # Stands in for the vocabulary built from the IMDB training split (no download in unit tests).
+    monkeypatch.setattr(encoders, "imdb_vocab", lambda: {"great": 3, "awful": 5})
     addr = chain.deploy_entry(encoder="IMDB vocab", weights={3: 10**9})
     m = SharedModel(chain, addr)
-    with pytest.raises(LedgerlearnError, match="vocab"):
-        m.predict("great")
+    assert m.encode("Great, awful!") == [3, 5] and m.predict("great") == 1
     m2 = SharedModel(chain, addr, vocab={"great": 3, "movie": 7})
     assert m2.predict("Great unknownword") == 1
     assert m2.encode("movie great great") == [3, 7]

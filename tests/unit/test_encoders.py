@@ -10,6 +10,7 @@ import pytest
 from ledgerlearn.encoders import (
     ENCODER_NAMES,
     IMDB_VOCAB,
+    MAX_ENCODER_NAME_BYTES,
     MULTIPLY_1E9,
     MURMURHASH3,
     NONE,
@@ -44,10 +45,10 @@ def test_murmurhash_encoder_shapes_per_model_type():
         enc.encode(["hey"], "sparse perceptron")
 
 
-def test_vocab_encoder(tmp_path):
+def test_vocab_encoder(tmp_path, monkeypatch):
     vocab = {"great": 3, "movie": 1, "bad": 7}
     enc = get_encoder(IMDB_VOCAB, vocab=vocab)
-    assert enc.encode("A GREAT great movie, really", "sparse perceptron") == [3]  # "movie," is unknown
+    assert enc.encode("A GREAT great movie, really", "sparse perceptron") == [1, 3]  # punctuation is dropped
     assert enc.encode("great movie great", "sparse perceptron") == [1, 3]
     assert enc.encode("great movie great", "naive bayes") == [1, 3, 3]
     p = tmp_path / "vocab.json"
@@ -57,7 +58,15 @@ def test_vocab_encoder(tmp_path):
     p2 = tmp_path / "words.json"
     p2.write_text(json.dumps(["zero", "one"]))
     assert get_encoder(IMDB_VOCAB, vocab=str(p2)).encode("one zero") == [0, 1]
-    with pytest.raises(ValidationError, match="vocab"):
+    # without a vocabulary, the IMDB one is built; failing to load the data says so
+    import ledgerlearn.encoders.imdb as imdb
+
+    def no_data():
+        raise OSError("offline")
+
+    monkeypatch.setattr(imdb, "_cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(imdb, "_train_texts", no_data)
+    with pytest.raises(ValidationError, match="vocab.*offline"):
         get_encoder(IMDB_VOCAB)
     with pytest.raises(NotFoundError, match="vocab"):
         get_encoder(IMDB_VOCAB, vocab=tmp_path / "missing.json")
@@ -104,7 +113,12 @@ def test_none_encoder_validates():
 def test_unknown_names():
     with pytest.raises(ValidationError, match="encoder"):
         get_encoder("rot13")
+    with pytest.raises(ValidationError, match="encoder"):
+        get_encoder(None)
     with pytest.raises(ValidationError, match="model_type"):
         validate_input([1], "random forest")
     assert set(ENCODER_NAMES) >= {NONE, MULTIPLY_1E9, MURMURHASH3, IMDB_VOCAB}
+    # every name fits the contracts' String[64]
+    assert all(len(n.encode()) <= MAX_ENCODER_NAME_BYTES for n in ENCODER_NAMES)
+    assert len(set(ENCODER_NAMES)) == len(ENCODER_NAMES)
     assert issubclass(ValidationError, LedgerlearnError)

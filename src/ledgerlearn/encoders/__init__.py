@@ -1,26 +1,40 @@
 """Input encoders, looked up by the name a shared model stores on chain.
 
 A shared model's entry contract names the transform clients must apply to a
-person's input (``encoder()``); :func:`get_encoder` returns it:
+person's input (``encoder()``, at most 64 bytes); :func:`get_encoder` returns
+it:
 
-============================================  ==============================================
-on-chain name                                 transform
-============================================  ==============================================
-``"none"``                                    the input already is the model's integer input
-``"Multiply by 1E9, then round"``             dense floats -> fixed point (SCALE 1e9)
-``"Normalize to L2 norm 1, multiply by 1E9,   dense floats -> L2 norm 1 -> fixed point
-then round"``
-``"MurmurHash3"``                             lower-case, split on white space, unsigned
-                                              32-bit MurmurHash3 (seed 0) of each token
-``"IMDB vocab"``                              lower-case, split, vocabulary index per word
-                                              (unknown words dropped; vocabulary supplied)
-============================================  ==============================================
+=====================================================  ================================================
+on-chain name                                          transform
+=====================================================  ================================================
+``"none"``                                             the input already is the model's integer input
+``"Multiply by 1E9, then round"``                      dense floats -> fixed point (SCALE 1e9)
+``"Normalize to L2 norm 1, multiply by 1E9, then       dense floats -> L2 norm 1 -> fixed point
+round"``
+``"MurmurHash3"``                                      lower-case, split on white space, unsigned
+                                                       32-bit MurmurHash3 (seed 0) of each token
+``"IMDB vocab"``                                       lower-case, ``<br />`` and punctuation -> space,
+                                                       split; index of each word in the 1000 most
+                                                       frequent words of the IMDB training split
+                                                       (:func:`imdb_vocab`, built and cached on first
+                                                       use; unknown words dropped)
+``"Image: flatten, divide by 255, L2 norm 1, multiply  grey-scale image -> pixels / 255 -> L2 norm 1
+by 1E9, round"``                                       -> fixed point (dense models)
+``"Image: flatten, indices of pixels >= 128"``         grey-scale image -> sorted indices of the pixels
+                                                       >= 128 (sparse models, naive Bayes)
+``"all-MiniLM-L6-v2 embedding, L2 norm 1, multiply by  text -> 384-dim sentence embedding -> L2 norm 1
+1E9, round"``                                          -> fixed point (dense models; needs the
+                                                       ``embeddings`` extra)
+=====================================================  ================================================
 
 Every encoder has ``encode(raw, model_type) -> list[int]`` producing the
 model's input type: sorted unique feature indices for sparse models, the
 feature indices with repeats (sorted) for naive Bayes, fixed-point integers for
-dense models. :func:`validate_input` checks an already encoded input against
-the model's input rules before anything is sent.
+dense models; and ``encode_many(raws, model_type) -> list[list[int]]`` for a
+batch. Text encoders take ``binary=True`` (per call, or as their ``binary``
+attribute) to give naive Bayes unique indices too (binary features); the
+image index encoder always does. :func:`validate_input` checks an already
+encoded input against the model's input rules before anything is sent.
 """
 
 from __future__ import annotations
@@ -30,7 +44,6 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ledgerlearn.encoders.dense import (
-    parse_vector,
     MULTIPLY_1E9,
     NORMALIZE,
     SCALE,
@@ -38,8 +51,19 @@ from ledgerlearn.encoders.dense import (
     NormalizeEncoder,
     fixed_norm_error,
     l2_normalize_fixed,
+    l2_normalize_fixed_rows,
+    parse_vector,
     to_fixed,
 )
+from ledgerlearn.encoders.embedding import (
+    EMBEDDING,
+    EMBEDDING_DIM,
+    SentenceEmbeddingEncoder,
+    embeddings_available,
+    require_embeddings,
+)
+from ledgerlearn.encoders.image import IMAGE_BINARY, IMAGE_DENSE, ImageBinaryEncoder, ImageDenseEncoder
+from ledgerlearn.encoders.imdb import imdb_vocab
 from ledgerlearn.encoders.text import (
     IMDB_VOCAB,
     MURMURHASH3,
@@ -49,6 +73,7 @@ from ledgerlearn.encoders.text import (
     murmurhash3,
     tokenize,
 )
+from ledgerlearn.encoders.vocab import build_vocab, word_tokens
 from ledgerlearn.errors import ValidationError
 
 NONE = "none"
@@ -69,7 +94,9 @@ DENSE_TYPES = frozenset({DENSE_PERCEPTRON, NEAREST_CENTROID})
 MODEL_TYPES = SPARSE_TYPES | COUNT_TYPES | DENSE_TYPES
 
 #: Encoder names this module knows.
-ENCODER_NAMES = (NONE, MULTIPLY_1E9, NORMALIZE, MURMURHASH3, IMDB_VOCAB)
+ENCODER_NAMES = (NONE, MULTIPLY_1E9, NORMALIZE, MURMURHASH3, IMDB_VOCAB, IMAGE_DENSE, IMAGE_BINARY, EMBEDDING)
+#: Longest encoder name the entry contracts store (``String[64]``), in UTF-8 bytes.
+MAX_ENCODER_NAME_BYTES = 64
 #: Largest feature index a sparse model accepts.
 MAX_FEATURE_INDEX = 2**32 - 1
 #: Norm errors above this are rejected by the client (the contracts' own,
@@ -77,10 +104,13 @@ MAX_FEATURE_INDEX = 2**32 - 1
 CLIENT_NORM_TOLERANCE = 1e-6
 
 __all__ = [
-    "ENCODER_NAMES", "IMDB_VOCAB", "MULTIPLY_1E9", "MURMURHASH3", "NONE", "NORMALIZE", "SCALE",
-    "FixedPointEncoder", "MurmurHashEncoder", "NoneEncoder", "NormalizeEncoder", "VocabEncoder",
-    "canonical_model_type", "fixed_norm_error", "get_encoder", "input_kind", "l2_normalize_fixed",
-    "load_vocab", "murmurhash3", "parse_vector", "shape_indices", "to_fixed", "tokenize", "validate_input",
+    "EMBEDDING", "EMBEDDING_DIM", "ENCODER_NAMES", "IMAGE_BINARY", "IMAGE_DENSE", "IMDB_VOCAB",
+    "MAX_ENCODER_NAME_BYTES", "MULTIPLY_1E9", "MURMURHASH3", "NONE", "NORMALIZE", "SCALE",
+    "FixedPointEncoder", "ImageBinaryEncoder", "ImageDenseEncoder", "MurmurHashEncoder", "NoneEncoder",
+    "NormalizeEncoder", "SentenceEmbeddingEncoder", "VocabEncoder",
+    "build_vocab", "canonical_model_type", "embeddings_available", "fixed_norm_error", "get_encoder",
+    "imdb_vocab", "input_kind", "l2_normalize_fixed", "l2_normalize_fixed_rows", "load_vocab", "murmurhash3",
+    "parse_vector", "require_embeddings", "shape_indices", "to_fixed", "tokenize", "validate_input", "word_tokens",
 ]
 
 
@@ -100,14 +130,15 @@ def input_kind(model_type: str | None) -> str:
     return "sparse" if t in SPARSE_TYPES else "counts" if t in COUNT_TYPES else "dense"
 
 
-def shape_indices(indices: Sequence[int], model_type: str | None = None) -> list[int]:
+def shape_indices(indices: Sequence[int], model_type: str | None = None, *, binary: bool = False) -> list[int]:
     """Feature indices (text order, repeats) -> the model's input.
 
     Sparse models take sorted unique indices; naive Bayes takes every index
-    (repeats count), sorted. ``model_type=None`` means sparse.
+    (repeats count), sorted, or with ``binary=True`` each index once (binary
+    features). ``model_type=None`` means sparse.
     """
     kind = input_kind(model_type)
-    if kind == "sparse":
+    if kind == "sparse" or kind == "counts" and binary:
         return sorted(set(indices))
     if kind == "counts":
         return sorted(indices)
@@ -180,9 +211,14 @@ class NoneEncoder:
 def get_encoder(name: str, *, vocab: Mapping[str, int] | str | os.PathLike | None = None):
     """The encoder an on-chain encoder name stands for.
 
-    ``vocab`` (a word -> index mapping or a JSON file) is needed by
-    ``"IMDB vocab"``; it is not shipped with ledgerlearn.
+    ``"IMDB vocab"`` uses ``vocab`` (a word -> index mapping or a JSON file)
+    when given, else :func:`imdb_vocab` (built from the IMDB data set on first
+    use, then cached). A ``vocab`` with a name this module does not know gives
+    a :class:`VocabEncoder` of that name. The embedding encoder needs the
+    ``embeddings`` extra (its model is loaded on the first encode).
     """
+    if not isinstance(name, str):
+        raise ValidationError(f"encoder: expected an encoder name (a string), got {type(name).__name__}")
     if name == NONE:
         return NoneEncoder()
     if name == MULTIPLY_1E9:
@@ -191,10 +227,15 @@ def get_encoder(name: str, *, vocab: Mapping[str, int] | str | os.PathLike | Non
         return NormalizeEncoder()
     if name == MURMURHASH3:
         return MurmurHashEncoder()
+    if name == IMAGE_DENSE:
+        return ImageDenseEncoder()
+    if name == IMAGE_BINARY:
+        return ImageBinaryEncoder()
+    if name == EMBEDDING:
+        require_embeddings()
+        return SentenceEmbeddingEncoder()
+    if name == IMDB_VOCAB and vocab is None:
+        return VocabEncoder(imdb_vocab(), name=name)
     if name == IMDB_VOCAB or vocab is not None and name not in ENCODER_NAMES:
-        if vocab is None:
-            raise ValidationError(
-                f"vocab: encoder {name!r} needs a vocabulary (a word -> index JSON file); pass vocab=... (CLI: --vocab PATH)"
-            )
         return VocabEncoder(vocab, name=name)
     raise ValidationError(f"encoder: unknown encoder {name!r} (known: {', '.join(repr(n) for n in ENCODER_NAMES)})")

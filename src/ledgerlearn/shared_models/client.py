@@ -364,10 +364,23 @@ class SharedModel:
         return self._encoder
 
     def encode(self, raw) -> list[int]:
-        """Apply the on-chain encoder (and the feature selection) to a raw input."""
-        kind = input_kind(self.model_type)
+        """Apply the on-chain encoder (and the feature selection) to a raw input.
+
+        Text encoders take a string (also for dense models: sentence
+        embeddings), image encoders an image (array, nested lists or a file
+        path), dense encoders a vector of numbers.
+        """
         enc_name = self.info().encoder
-        if kind == "dense":
+        if enc_name == NONE:
+            return validate_input(raw, self.model_type)
+        enc = self.encoder
+        if enc.kind == "text":
+            if not isinstance(raw, str):
+                raise ValidationError(f"raw: encoder {enc_name!r} takes text, got {type(raw).__name__}")
+            x = enc.encode(raw, self.model_type)
+        elif enc.kind == "image":
+            x = enc.encode(raw, self.model_type)
+        else:
             vec = parse_vector(raw)
             if self.feature_indices is not None:
                 try:
@@ -376,25 +389,26 @@ class SharedModel:
                     raise ValidationError(
                         f"x: the model uses feature indices up to {max(self.feature_indices)}, the input has {len(vec)} values"
                     ) from None
-            x = self.encoder.encode(vec, self.model_type) if enc_name != NONE else vec
-        elif enc_name == NONE:
-            x = raw
-        else:
-            if not isinstance(raw, str):
-                raise ValidationError(f"raw: encoder {enc_name!r} takes text, got {type(raw).__name__}")
-            x = self.encoder.encode(raw, self.model_type)
+            x = enc.encode(vec, self.model_type)
         return validate_input(x, self.model_type)
 
     def prepare(self, raw_or_encoded, *, encoded: bool | None = None) -> list[int]:
         """The model input for ``raw_or_encoded``.
 
-        ``encoded=None`` guesses: text is raw; a list is already encoded for a
-        text encoder and raw (floats) for a dense encoder. Pass ``encoded``
-        to say which.
+        ``encoded=None`` guesses: text and images are raw; a list is already
+        encoded for a text encoder and raw (floats) for a dense encoder. Pass
+        ``encoded`` to say which.
         """
         if encoded is None:
             enc_name = self.info().encoder
-            encoded = not isinstance(raw_or_encoded, str) and input_kind(self.model_type) != "dense" and enc_name != NONE
+            enc_kind = None if enc_name == NONE else self.encoder.kind
+            encoded = (
+                not isinstance(raw_or_encoded, str)
+                and enc_kind == "text"
+                and input_kind(self.model_type) != "dense"
+            )
+            if enc_name == NONE:
+                encoded = True
         if encoded:
             return validate_input(raw_or_encoded, self.model_type)
         return self.encode(raw_or_encoded)
