@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from ledgerlearn import __version__
-from ledgerlearn.cli import abi, bench, data, datasets, demo, deploy, models, node
+from ledgerlearn.cli import abi, bench, data, datasets, demo, deploy, models, node, simulate
 from ledgerlearn.cli.common import AccountOpt, DataDirOpt, DEPLOYMENTS_DIR_ENV, Globals, PasswordEnvOpt, RpcUrlOpt
 
 app = typer.Typer(
@@ -61,6 +61,7 @@ abi.register(app)
 demo.register(app)
 app.add_typer(node.app, name="node")
 app.add_typer(bench.app, name="bench")
+app.add_typer(simulate.app, name="simulate")
 app.add_typer(datasets.app, name="data")
 
 

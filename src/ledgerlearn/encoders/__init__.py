@@ -18,6 +18,8 @@ round"``
                                                        frequent words of the IMDB training split
                                                        (:func:`imdb_vocab`, built and cached on first
                                                        use; unknown words dropped)
+``"IMDB vocab, binary"``                                the same, each word once (binary features, also
+                                                       for naive Bayes)
 ``"Image: flatten, divide by 255, L2 norm 1, multiply  grey-scale image -> pixels / 255 -> L2 norm 1
 by 1E9, round"``                                       -> fixed point (dense models)
 ``"Image: flatten, indices of pixels >= 128"``         grey-scale image -> sorted indices of the pixels
@@ -66,6 +68,7 @@ from ledgerlearn.encoders.image import IMAGE_BINARY, IMAGE_DENSE, ImageBinaryEnc
 from ledgerlearn.encoders.imdb import imdb_vocab
 from ledgerlearn.encoders.text import (
     IMDB_VOCAB,
+    IMDB_VOCAB_BINARY,
     MURMURHASH3,
     MurmurHashEncoder,
     VocabEncoder,
@@ -94,7 +97,7 @@ DENSE_TYPES = frozenset({DENSE_PERCEPTRON, NEAREST_CENTROID})
 MODEL_TYPES = SPARSE_TYPES | COUNT_TYPES | DENSE_TYPES
 
 #: Encoder names this module knows.
-ENCODER_NAMES = (NONE, MULTIPLY_1E9, NORMALIZE, MURMURHASH3, IMDB_VOCAB, IMAGE_DENSE, IMAGE_BINARY, EMBEDDING)
+ENCODER_NAMES = (NONE, MULTIPLY_1E9, NORMALIZE, MURMURHASH3, IMDB_VOCAB, IMDB_VOCAB_BINARY, IMAGE_DENSE, IMAGE_BINARY, EMBEDDING)
 #: Longest encoder name the entry contracts store (``String[64]``), in UTF-8 bytes.
 MAX_ENCODER_NAME_BYTES = 64
 #: Largest feature index a sparse model accepts.
@@ -104,7 +107,7 @@ MAX_FEATURE_INDEX = 2**32 - 1
 CLIENT_NORM_TOLERANCE = 1e-6
 
 __all__ = [
-    "EMBEDDING", "EMBEDDING_DIM", "ENCODER_NAMES", "IMAGE_BINARY", "IMAGE_DENSE", "IMDB_VOCAB",
+    "EMBEDDING", "EMBEDDING_DIM", "ENCODER_NAMES", "IMAGE_BINARY", "IMAGE_DENSE", "IMDB_VOCAB", "IMDB_VOCAB_BINARY",
     "MAX_ENCODER_NAME_BYTES", "MULTIPLY_1E9", "MURMURHASH3", "NONE", "NORMALIZE", "SCALE",
     "FixedPointEncoder", "ImageBinaryEncoder", "ImageDenseEncoder", "MurmurHashEncoder", "NoneEncoder",
     "NormalizeEncoder", "SentenceEmbeddingEncoder", "VocabEncoder",
@@ -234,6 +237,8 @@ def get_encoder(name: str, *, vocab: Mapping[str, int] | str | os.PathLike | Non
     if name == EMBEDDING:
         require_embeddings()
         return SentenceEmbeddingEncoder()
+    if name == IMDB_VOCAB_BINARY:
+        return VocabEncoder(imdb_vocab() if vocab is None else vocab, name=name, binary=True)
     if name == IMDB_VOCAB and vocab is None:
         return VocabEncoder(imdb_vocab(), name=name)
     if name == IMDB_VOCAB or vocab is not None and name not in ENCODER_NAMES:

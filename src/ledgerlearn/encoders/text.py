@@ -33,6 +33,8 @@ from ledgerlearn.errors import NotFoundError, ValidationError
 
 MURMURHASH3 = "MurmurHash3"
 IMDB_VOCAB = "IMDB vocab"
+#: The same vocabulary as binary features (each word once), also for naive Bayes.
+IMDB_VOCAB_BINARY = "IMDB vocab, binary"
 
 
 def tokenize(text: str) -> list[str]:
