@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -85,6 +86,34 @@ def info(
     print_kv(None, items)
 
 
+@cli_errors
+def export(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="Model name or address.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (the reference's JSON format).")],
+    features_from: Annotated[Optional[Path], typer.Option("--features-from", help="Original model file: its features are read too (needed for hashed sparse models).")] = None,
+    format: FormatOpt = OutputFormat.table,
+    rpc_url: RpcUrlOpt = None,
+    data_dir: DataDirOpt = None,
+):
+    """Save a model as trained by its contributions to a model file (deploy it elsewhere with `deploy --model-file`)."""
+    from ledgerlearn.models.files import save_model
+    from ledgerlearn.shared_models.export import features_of, read_model
+
+    env = with_env(ctx, rpc_url=rpc_url, data_dir=data_dir)
+    m = env.model(model)
+    known = features_of(features_from) if features_from is not None else ()
+    mirror = read_model(m, known_features=known)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_model(mirror, out, indent=1)
+    d = {"model": m.address, "type": mirror.model_type, "classes": list(mirror.classes_), "file": str(out)}
+    if format == OutputFormat.json:
+        print_json(d)
+    else:
+        print_kv(None, list(d.items()))
+
+
 def register(app: typer.Typer) -> None:
     app.command("models")(models)
     app.command("info")(info)
+    app.command("export")(export)

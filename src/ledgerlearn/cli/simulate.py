@@ -114,6 +114,7 @@ def run_cmd(
     eval_interval: Annotated[str, typer.Option("--eval-interval", help="Evaluate accuracy this often (virtual time).")] = "200000",
     eval_size: Annotated[Optional[int], typer.Option("--eval-size", help="Test samples per interval evaluation (default: all).")] = None,
     verify_size: Annotated[Optional[int], typer.Option("--verify-size", help="Test samples whose on-chain prediction is checked against the mirror at the end (default: all).")] = None,
+    recheck: Annotated[str, typer.Option("--recheck", help="Look again at an unclaimable contribution only after this long (0: every wake-up, as the reference).")] = "0",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     engine: EngineOpt = "fast",
     out: Annotated[Path, typer.Option("--out", help="Folder for the JSON record and the plots.")] = Path("runs"),
@@ -130,7 +131,7 @@ def run_cmd(
         max_contributions=max_contributions, refund_wait_s=parse_duration(refund_wait, what="refund-wait"),
         any_claim_wait_s=parse_duration(take_wait, what="take-wait"), cost_weight_units=cost_weight, unit_wei=unit_wei,
         eval_interval_s=parse_duration(eval_interval, what="eval-interval"), eval_size=eval_size, verify_size=verify_size,
-        seed=seed, engine=engine,
+        recheck_s=parse_duration(recheck, what="recheck"), seed=seed, engine=engine,
     )
     info(f"loading and encoding {dataset} for {model} ...")
     f = features(dataset, model)

@@ -83,7 +83,7 @@ class NaiveBayes(ModelMirror):
         return [sum(d.values()) for d in self.feature_count_]
 
     # -- behaviour ------------------------------------------------------------
-    def joint_log_scores(self, x: Sequence[int]) -> list[int | None]:
+    def joint_log_scores(self, x: Sequence[int], *, totals: Sequence[int] | None = None) -> list[int | None]:
         """The contract's integer scores S_c (1e18 scale; None for classes without documents).
 
         ``S_c = ln_wad(m_c, e_c) - len(x) * ln_wad(total_c * 1e9 + a * F)`` where
@@ -93,7 +93,8 @@ class NaiveBayes(ModelMirror):
         xs = check_token_input(x, self.n_features_in_, MAX_TOKENS)
         a = self.smoothing_
         n = len(xs)
-        totals = self.total_count_
+        if totals is None:  # callers predicting many samples pass them (a sum over every count)
+            totals = self.total_count_
         out: list[int | None] = []
         for c, counts in enumerate(self.feature_count_):
             docs = self.class_count_[c]
@@ -109,9 +110,9 @@ class NaiveBayes(ModelMirror):
             out.append(ln_wad(m, e) - n * ln_wad(totals[c] * SCALE + a * self.n_features_in_))
         return out
 
-    def predict(self, x: Sequence[int]) -> int:
+    def predict(self, x: Sequence[int], *, totals: Sequence[int] | None = None) -> int:
         best, best_c = None, 0
-        for c, s in enumerate(self.joint_log_scores(x)):
+        for c, s in enumerate(self.joint_log_scores(x, totals=totals)):
             if s is not None and (best is None or s > best):
                 best, best_c = s, c
         return best_c

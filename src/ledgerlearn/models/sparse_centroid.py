@@ -88,7 +88,7 @@ class SparseCentroid(ModelMirror):
         return {i: v / SCALE / n for i, v in sorted(self.sums_[c].items())} if n else {}
 
     # -- behaviour ------------------------------------------------------------
-    def distances(self, x: Sequence[int]) -> list[int]:
+    def distances(self, x: Sequence[int], *, sq_norms: Sequence[int] | None = None) -> list[int]:
         """The contract's D_c (squared distance * 1e18, one truncation)."""
         xs = check_sparse_input(x, self.n_features_in_, MAX_TOKENS)
         L = len(xs) * SCALE * SCALE
@@ -99,11 +99,12 @@ class SparseCentroid(ModelMirror):
                 out.append(L)
                 continue
             t = sum(d.get(i, 0) for i in xs)
-            out.append(tdiv(sum(v * v for v in d.values()) - 2 * SCALE * t * n, n * n) + L)
+            q = sum(v * v for v in d.values()) if sq_norms is None else sq_norms[c]
+            out.append(tdiv(q - 2 * SCALE * t * n, n * n) + L)
         return out
 
-    def predict(self, x: Sequence[int]) -> int:
-        d = self.distances(x)
+    def predict(self, x: Sequence[int], *, sq_norms: Sequence[int] | None = None) -> int:
+        d = self.distances(x, sq_norms=sq_norms)
         best = 0
         for c in range(1, len(d)):
             if d[c] < d[best]:

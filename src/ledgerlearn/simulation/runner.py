@@ -32,7 +32,7 @@ from ledgerlearn.chain.base import Chain
 from ledgerlearn.chain.contract import Contract, ContractABI
 from ledgerlearn.contracts import registry
 from ledgerlearn.errors import TransactionReverted, ValidationError
-from ledgerlearn.models import ModelMirror, SparsePerceptron, DensePerceptron
+from ledgerlearn.models import DensePerceptron, ModelMirror, NaiveBayes, SparseCentroid, SparsePerceptron
 from ledgerlearn.shared_models.deploy import deploy_shared_model
 from ledgerlearn.simulation.agents import AgentSpec
 from ledgerlearn.simulation.evaluate import Evaluator
@@ -58,7 +58,7 @@ class _Agent:
 class _Item:
     """A contribution not yet fully claimed."""
 
-    __slots__ = ("x", "xa", "label", "author", "added_time", "remaining", "reporters", "refunded", "pred_version", "pred")
+    __slots__ = ("x", "xa", "label", "author", "added_time", "remaining", "reporters", "refunded", "pred_version", "pred", "checked")
 
     def __init__(self, x: list[int], label: int, author: _Agent, added_time: int, deposit: int):
         self.x = x
@@ -71,6 +71,7 @@ class _Item:
         self.refunded = False
         self.pred_version = -1
         self.pred = -1
+        self.checked: dict[str, int] = {}  # agent address -> time of its last look at this item
 
 
 @dataclass
@@ -190,15 +191,21 @@ class Simulation:
             w = self._dense_w
             if w is not None:  # the same integers as the mirror, summed by numpy
                 item.pred = 1 if self.model.intercept_ + int(w[item.xa].sum()) > 0 else 0
+            elif isinstance(self.model, NaiveBayes):
+                item.pred = self.model.predict(item.x, totals=self._class_sums)
+            elif isinstance(self.model, SparseCentroid):
+                item.pred = self.model.predict(item.x, sq_norms=self._class_sums)
             else:
                 item.pred = self.model.predict(item.x)
             item.pred_version = self.version
         return item.pred
 
     def _reset_dense_weights(self) -> None:
-        """A numpy copy of a sparse perceptron's weights: claim checks run thousands of predictions."""
+        """Per-model aids for the many claim-check predictions: a numpy copy of a sparse
+        perceptron's weights, the per-class totals (naive Bayes) or squared norms (sparse centroid)."""
         m = self.model
         self._dense_w = None
+        self._class_sums = m.total_count_ if isinstance(m, NaiveBayes) else m.sq_norms_ if isinstance(m, SparseCentroid) else None
         if isinstance(m, SparsePerceptron) and m.n_features_in_ <= 2**22:
             w = np.zeros(m.n_features_in_, dtype=np.int64)
             for i, v in m.weights_.items():
@@ -213,6 +220,10 @@ class Simulation:
         m.update(x, label)
         if self._dense_w is not None:
             self._dense_w[x] += m.learning_rate_ if label == 1 else -m.learning_rate_
+        elif isinstance(m, NaiveBayes):
+            self._class_sums[label] = sum(m.feature_count_[label].values())
+        elif isinstance(m, SparseCentroid):
+            self._class_sums[label] = sum(v * v for v in m.sums_[label].values())
         self.version += 1
 
     def _read_chain_model(self) -> ModelMirror:
@@ -248,6 +259,7 @@ class Simulation:
         self.last_accuracy = initial_accuracy
         drt = sc.incentive == "drt"
         rw, aw = sc.refund_wait_s, sc.any_claim_wait_s
+        recheck = sc.recheck_s
         unit = sc.unit_wei
         num_classes = len(f.classes)
 
@@ -325,13 +337,16 @@ class Simulation:
                     r = self._send("report", item.x, item.label, item.added_time, item.author.address, sender=a.address)
                     if r is not None:
                         a.takes += 1
+                elif recheck and now - item.checked.get(a.address, -recheck) < recheck:
+                    pass  # looked at it recently (Scenario.recheck_s)
                 elif item.author is a:
+                    item.checked[a.address] = now
                     if not item.refunded and self._predict(item) == item.label:
                         r = self._send("refund", item.x, item.label, item.added_time, sender=a.address)
                         if r is not None:
                             a.refunds += 1
                             item.refunded = True
-                elif a.address not in item.reporters and (not drt or self._good(a)) and self._predict(item) != item.label:
+                elif a.address not in item.reporters and (not drt or self._good(a)) and self._check(item, a, now) != item.label:
                     r = self._send("report", item.x, item.label, item.added_time, item.author.address, sender=a.address)
                     if r is not None:
                         a.reports += 1
@@ -391,6 +406,10 @@ class Simulation:
             contract_balance_wei=self.chain.balance(self.address),
             unclaimed_deposits_wei=sum(i.remaining for i in unclaimed) if drt else 0,
         )
+
+    def _check(self, item: _Item, a: _Agent, now: int) -> int:
+        item.checked[a.address] = now
+        return self._predict(item)
 
     def _good(self, a: _Agent) -> bool:
         """Whether ``a`` has a verified (refunded) contribution, needed to report before the take-all wait."""
