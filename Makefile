@@ -27,8 +27,11 @@ anvil: $(STAMP) $(ANVIL)
 datasets: $(STAMP)
 	$(BIN)/ledgerlearn data fetch --all --no-progress
 
+# The client walk-through, then the reference's IMDB headline simulated on the real contracts
+# (about 1.5 minutes; the record and plots go to runs/).
 demo: $(STAMP)
 	$(BIN)/ledgerlearn demo
+	$(BIN)/ledgerlearn simulate run --dataset imdb --model perceptron --incentive drt --agents reference --out runs
 
 test: $(STAMP) $(ANVIL) datasets
 	$(BIN)/python -m pytest -n 2 -q
@@ -39,6 +42,7 @@ test-all: $(STAMP) $(ANVIL) datasets
 bench: $(STAMP) $(ANVIL)
 	$(BIN)/ledgerlearn bench gas
 	$(BIN)/ledgerlearn bench throughput
+	$(BIN)/ledgerlearn bench simulation
 
 clean:
 	rm -rf $(VENV) .tools build dist src/*.egg-info
