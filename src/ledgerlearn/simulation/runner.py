@@ -358,8 +358,10 @@ class Simulation:
                     item.remaining -= paid
                     if not drt or item.remaining <= 0:
                         claimed.append(k)
-                elif not drt and age >= aw:
-                    claimed.append(k)  # Points: nobody can claim it any more (give up on it)
+                elif age >= aw:
+                    # Points: nobody can claim it any more; DRT: the take was refused (counted
+                    # in `reverted`). Either way stop trying, so the run ends.
+                    claimed.append(k)
             for k in reversed(claimed):
                 unclaimed.pop(k)
             if changed:
