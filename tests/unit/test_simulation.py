@@ -147,3 +147,11 @@ def test_cli_run_show_plot_and_errors(tmp_path):
     ]:
         r = run(*args)
         assert r.exit_code == 1 and r.stderr.strip().splitlines()[-1].startswith("error: ") and word in r.stderr, (args, r.stderr)
+
+
+def test_single_pass_on_a_small_set():
+    from ledgerlearn.simulation import single_pass
+
+    r = single_pass(_tictactoe_sparse("naive-bayes"), seed=3)
+    assert r.contributions == 766 and r.predictions_checked == r.predictions_agree == 192
+    assert r.accuracy > 0.6 and r.gas_exact is False  # the fast engine says its gas is not transaction gas

@@ -54,6 +54,7 @@ def single_pass(
     contract = Contract(chain, res.address, ContractABI(registry.entry_artifact(empty.kind, "points").abi))
     mirror = empty.copy()
     gas = 0
+    gas_exact = True
     t0 = time.perf_counter()
     n = len(f.y_train)
     for start in range(0, n, BATCH):
@@ -63,6 +64,7 @@ def single_pass(
             if isinstance(r, Exception):
                 raise LedgerlearnError(f"single pass: contribution {start + k} was refused: {r}")
             gas += r.gas_used
+            gas_exact = gas_exact and r.gas_exact
         for x, y in zip(xs, ys):
             mirror.update(x, y)
     contribute_seconds = time.perf_counter() - t0
@@ -81,7 +83,7 @@ def single_pass(
     return SinglePassResult(
         dataset=f.dataset, model=f.model, seed=seed, contributions=n, accuracy=accuracy, predictions_checked=checked,
         predictions_agree=agree, contribute_seconds=contribute_seconds, verify_seconds=time.perf_counter() - t1,
-        gas_total=gas, gas_exact=chain.__class__.__name__ == "LocalChain",
+        gas_total=gas, gas_exact=gas_exact,
     )
 
 
