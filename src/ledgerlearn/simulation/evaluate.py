@@ -21,11 +21,10 @@ from ledgerlearn.models.sgd import index_matrix
 class Evaluator:
     """Predicts a fixed set of samples (e.g. the hidden test set) with any mirror."""
 
-    def __init__(self, X: Sequence[Sequence[int]], y: Sequence[int] | None = None, *, num_features: int | None = None):
+    def __init__(self, X: Sequence[Sequence[int]], y: Sequence[int] | None = None):
         self.X = X
         self.y = None if y is None else np.asarray(y, dtype=np.int64)
         self._csr = None
-        self._num_features = num_features
 
     def _matrix(self, num_features: int):
         if self._csr is None or self._csr.shape[1] != num_features:

@@ -24,9 +24,9 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
-from dataclasses import dataclass, field
 
 from ledgerlearn.chain.base import Chain
 from ledgerlearn.chain.contract import Contract, ContractABI
