@@ -1,0 +1,1 @@
+"""Markets on chain: the prediction-market bounty (:mod:`ledgerlearn.markets.bounty`)."""
