@@ -181,6 +181,8 @@ event Withdrawn:
 
 provider: public(address)
 bounty: public(uint256)
+# how clients turn raw input into features (e.g. "IMDB vocab, binary"); informational
+encoder: public(String[64])
 num_features: public(uint256)
 learning_rate: public(int256)
 min_stake: public(uint256)
@@ -267,6 +269,7 @@ def __init__(
     group_contributions: bool,
     reset_model: bool,
     allow_greater_deposit: bool,
+    encoder: String[64],
 ):
     """
     @notice Open a market; the value sent is the bounty. Load the initial
@@ -294,6 +297,7 @@ def __init__(
     self.group_contributions = group_contributions
     self.reset_model = reset_model
     self.allow_greater_deposit = allow_greater_deposit
+    self.encoder = encoder
     self._w[MAX_FEATURES] = MARKER | self._lane(intercept)
     self._hashes = hashes
     self.draw_block = block.number + DRAW_DELAY

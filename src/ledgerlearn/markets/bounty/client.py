@@ -91,6 +91,7 @@ class BountyMarket:
         model: Perceptron,
         commitment: TestSetCommitment,
         options: MarketOptions,
+        encoder: str = "",
         on_receipt: Callable[[str, Receipt], None] | None = None,
     ) -> "BountyMarket":
         """Deploy a market holding ``bounty`` wei and load the initial model."""
@@ -105,7 +106,7 @@ class BountyMarket:
             n, model.intercept, model.learning_rate, commitment.hashes,
             options.min_stake, options.min_length_s, options.min_contributions,
             options.reveal_window_s, options.any_claim_wait_s,
-            options.group_contributions, options.reset_model, options.allow_greater_deposit,
+            options.group_contributions, options.reset_model, options.allow_greater_deposit, encoder,
             sender=provider, value=bounty,
         )
         _report(on_receipt, "create", receipt)
@@ -256,7 +257,7 @@ class BountyMarket:
         """Everything a participant wants to know, as plain values."""
         phase = self.phase()
         names = (
-            "provider", "bounty", "num_features", "learning_rate", "min_stake", "min_length_s", "min_contributions",
+            "provider", "bounty", "encoder", "num_features", "learning_rate", "min_stake", "min_length_s", "min_contributions",
             "reveal_window_s", "any_claim_wait_s", "group_contributions", "reset_model", "allow_greater_deposit",
             "num_contributions", "num_participants", "active_participants", "test_samples", "rounds_left",
             "pass_number", "participation_start", "reveal_deadline", "finished_at", "draw_block", "num_pieces",

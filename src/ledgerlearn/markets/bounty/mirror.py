@@ -23,6 +23,11 @@ class Perceptron:
     intercept: int
     learning_rate: int
 
+    @classmethod
+    def from_sparse(cls, model) -> "Perceptron":
+        """From a :class:`~ledgerlearn.models.sparse_perceptron.SparsePerceptron` (e.g. ``sgd_perceptron``)."""
+        return cls([model.weight(i) for i in range(model.n_features_in_)], model.intercept_, model.learning_rate_)
+
     def copy(self) -> "Perceptron":
         return Perceptron(list(self.weights), self.intercept, self.learning_rate)
 
