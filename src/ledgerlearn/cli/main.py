@@ -20,6 +20,7 @@ import typer
 
 from ledgerlearn import __version__
 from ledgerlearn.cli import abi, bench, data, datasets, demo, deploy, models, node, simulate
+from ledgerlearn.cli import market
 from ledgerlearn.cli.common import AccountOpt, DataDirOpt, DEPLOYMENTS_DIR_ENV, Globals, PasswordEnvOpt, RpcUrlOpt
 
 app = typer.Typer(
@@ -63,6 +64,7 @@ app.add_typer(node.app, name="node")
 app.add_typer(bench.app, name="bench")
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(datasets.app, name="data")
+app.add_typer(market.app, name="market")
 
 
 def main() -> None:

@@ -50,10 +50,11 @@
         passed again as call data in the reward phase instead of stored.
         Model: score = intercept + sum(w[i] * value), class 1 iff score > 0;
         on a mistake w[i] += lr * value * y and intercept += lr * y
-        (y = +1/-1), each saturating at int96. Weights, intercept and lr are
-        fixed point (any scale, chosen by the provider). One storage slot per
-        weight holds initial value, current value and the epoch of the
-        current value, so resetting the model is one counter increment.
+        (y = +1/-1), each saturating at int56. Weights, intercept and lr are
+        fixed point (any scale, chosen by the provider). A storage slot holds
+        two weights, each with its initial and current value, and the epoch
+        of the current values, so resetting the model is one counter
+        increment and one cold read serves two features.
         Gas: `process` stops before an item whose worst-case cost would take
         the call's execution past STEP_GAS; every item is bounded by the
         declared limits (MAX_SAMPLE_FEATURES, MAX_PIECE_FEATURES,
@@ -77,8 +78,8 @@ STEP_GAS: constant(uint256) = 6_000_000
 FREE_STEP_GAS: constant(uint256) = 60_000
 PIECE_BASE_GAS: constant(uint256) = 60_000
 WORD_GAS: constant(uint256) = 600
-FEATURE_EVAL_GAS: constant(uint256) = 2_700
-SAMPLE_EVAL_GAS: constant(uint256) = 1_500
+FEATURE_EVAL_GAS: constant(uint256) = 1_000  # warm: the slot was read before in this call
+COLD_SLOT_GAS: constant(uint256) = 2_100  # first read of a weight slot in a call
 FEATURE_TRAIN_GAS: constant(uint256) = 6_000
 TRAIN_BASE_GAS: constant(uint256) = 80_000
 
@@ -110,11 +111,11 @@ NEED_STEP: constant(uint256) = 3
 
 M16: constant(uint256) = 2**16 - 1
 M32: constant(uint256) = 2**32 - 1
-M63: constant(uint256) = 2**63 - 1
+M56: constant(uint256) = 2**56 - 1
 M96: constant(uint256) = 2**96 - 1
 MARKER: constant(uint256) = 2**255
-W_MAX: constant(int256) = 2**95 - 1
-W_MIN: constant(int256) = -(2**95)
+W_MAX: constant(int256) = 2**55 - 1
+W_MIN: constant(int256) = -(2**55)
 NO_GROUP: constant(uint256) = max_value(uint256)
 
 # ---------------------------------------------------------------- events
@@ -212,8 +213,9 @@ rounds_left: public(uint256)
 _bounty_left: uint256
 _failed_share: uint256
 
-# model: slot = MARKER | epoch << 192 | current << 96 | initial (int96 lanes)
-_w: HashMap[uint256, uint256]
+# model: two weights per slot (see the model section); _b: the intercept, lane 0
+_w: uint256[MAX_FEATURES // 2]
+_b: uint256
 _epoch: uint256
 
 # contributions: contributor | deposit << 160 ; hash of the sample
@@ -298,7 +300,7 @@ def __init__(
     self.reset_model = reset_model
     self.allow_greater_deposit = allow_greater_deposit
     self.encoder = encoder
-    self._w[MAX_FEATURES] = MARKER | self._lane(intercept)
+    self._b = MARKER | self._lane(intercept)
     self._hashes = hashes
     self.draw_block = block.number + DRAW_DELAY
     self._group = NO_GROUP
@@ -320,7 +322,8 @@ def load_weights(weights: DynArray[int256, MAX_LOAD]):
     i: uint256 = start
     for w: int256 in weights:
         assert w >= W_MIN and w <= W_MAX, "market: weight out of range"
-        self._w[i] = MARKER | self._lane(w)
+        offset: uint256 = 112 * (i & 1)
+        self._w[i >> 1] = (self._w[i >> 1] & ~(M56 << offset)) | MARKER | (self._lane(w) << offset)
         i += 1
     self.loaded = i
 
@@ -437,8 +440,7 @@ def _reveal_piece(pieces: DynArray[uint256, MAX_CALL_WORDS], pos: uint256, index
     assert self._piece_hash(pieces, pos) == self._hashes[index], "market: piece does not match its hash"
     samples: uint256 = 0
     features: uint256 = 0
-    correct: uint256 = 0
-    samples, features, correct = self._scan(pieces, pos + 2, length, False)
+    samples, features = self._validate(pieces, pos + 2, length)
     assert samples > 0, "market: a piece needs at least one sample"
     assert features <= MAX_PIECE_FEATURES, "market: piece has too many features"
     self._piece_features[index] = features
@@ -487,8 +489,7 @@ def contribute(sample: DynArray[uint256, MAX_SAMPLE_WORDS]) -> uint256:
         assert msg.value == stake, "market: deposit must equal min_stake"
     samples: uint256 = 0
     features: uint256 = 0
-    correct: uint256 = 0
-    samples, features, correct = self._scan(sample, 0, len(sample), False)
+    samples, features = self._validate(sample, 0, len(sample))
     assert samples == 1, "market: give exactly one sample"
     c: uint256 = self.num_contributions
     self._contrib[c] = convert(msg.sender, uint256) | (msg.value << 160)
@@ -567,36 +568,55 @@ def _finish():
 
 
 # ------------------------------------------------------------------ model
+# Slot k of _w holds features 2k and 2k+1: initial (bits 0..55) and current
+# (56..111) of 2k, initial (112..167) and current (168..223) of 2k+1, the
+# epoch of the current values (224..254) and a marker bit (255) that keeps
+# the slot non-zero, so training writes never pay for a fresh slot.
 
 @internal
 @pure
 def _lane(v: int256) -> uint256:
-    return convert(convert(v, bytes32), uint256) & M96
+    return convert(convert(v, bytes32), uint256) & M56
 
 
 @internal
 @pure
-def _signed96(bits: uint256) -> int256:
-    return convert(convert(bits << 160, bytes32), int256) >> 160
+def _signed56(bits: uint256) -> int256:
+    return convert(convert(bits << 200, bytes32), int256) >> 200
 
 
 @internal
 @view
 def _weight(i: uint256, epoch: uint256) -> int256:
-    s: uint256 = self._w[i]
-    if (s >> 192) & M63 == epoch:
-        return self._signed96(s >> 96)
-    return self._signed96(s)
+    s: uint256 = self._w[i >> 1]
+    offset: uint256 = 112 * (i & 1)
+    if s >> 224 == epoch | (1 << 31):
+        offset += 56
+    return self._signed56(s >> offset)
 
 
 @internal
-def _add_weight(i: uint256, epoch: uint256, delta: int256):
-    s: uint256 = self._w[i]
-    cur: int256 = self._signed96(s)
-    if (s >> 192) & M63 == epoch:
-        cur = self._signed96(s >> 96)
-    cur = max(W_MIN, min(W_MAX, cur + delta))
-    self._w[i] = MARKER | (epoch << 192) | (self._lane(cur) << 96) | (s & M96)
+@view
+def _intercept(epoch: uint256) -> int256:
+    s: uint256 = self._b
+    if s >> 224 == epoch | (1 << 31):
+        return self._signed56(s >> 56)
+    return self._signed56(s)
+
+
+@internal
+@pure
+def _add_lane(s: uint256, lane: uint256, epoch: uint256, delta: int256) -> uint256:
+    """@dev Slot `s` with the current value of `lane` (0 or 1) moved by `delta` (saturating) at `epoch`."""
+    t: uint256 = s
+    if t >> 224 != epoch | (1 << 31):
+        # first write in this epoch: current values start from the initial ones
+        a: uint256 = t & M56
+        b: uint256 = (t >> 112) & M56
+        t = MARKER | (epoch << 224) | (b << 168) | (b << 112) | (a << 56) | a
+    offset: uint256 = 112 * lane + 56
+    cur: int256 = max(W_MIN, min(W_MAX, self._signed56(t >> offset) + delta))
+    return (t & ~(M56 << offset)) | (self._lane(cur) << offset)
 
 
 @internal
@@ -609,59 +629,77 @@ def _pair_value(pair: uint256) -> int256:
 
 
 @internal
-def _scan(words: DynArray[uint256, MAX_CALL_WORDS], start: uint256, length: uint256, evaluate: bool) -> (uint256, uint256, uint256):
+def _validate(words: DynArray[uint256, MAX_CALL_WORDS], start: uint256, length: uint256) -> (uint256, uint256):
     """
-    @dev Walk samples in words[start : start + length]. Validates the
-         encoding (reverts with a reason) and, when `evaluate`, counts the
-         samples the current model classifies correctly.
-         Returns (samples, features, correct).
+    @dev Check the samples in words[start : start + length] (reverts with a
+         reason on a bad encoding); returns (samples, features).
     """
     nf: uint256 = self.num_features
-    epoch: uint256 = self._epoch
     samples: uint256 = 0
     features: uint256 = 0
-    correct: uint256 = 0
     left: uint256 = 0  # features still to read in the current sample
+    for k: uint256 in range(start, start + length, bound=MAX_CALL_WORDS):
+        w: uint256 = words[k]
+        if left == 0:
+            assert w & 255 <= 1, "market: label must be 0 or 1"
+            assert w >> 24 == 0, "market: bad sample header"
+            left = (w >> 8) & M16
+            assert left <= MAX_SAMPLE_FEATURES, "market: sample has too many features"
+            samples += 1
+            features += left
+            continue
+        take: uint256 = min(left, 8)
+        if take < 8:
+            assert w >> (32 * take) == 0, "market: bad padding in sample"
+        for j: uint256 in range(8):
+            if j == take:
+                break
+            assert (w >> (32 * j)) & M16 < nf, "market: feature index out of range"
+        left -= take
+    assert left == 0, "market: truncated sample"
+    return samples, features
+
+
+@internal
+@view
+def _count_correct(words: DynArray[uint256, MAX_CALL_WORDS], start: uint256, length: uint256) -> uint256:
+    """
+    @dev Samples in words[start : start + length] (validated at reveal) that
+         the current model classifies correctly. Inlined and unchecked where
+         the bounds make overflow impossible (|w| < 2**55, |value| <= 2**15,
+         at most 2**16 features per sample).
+    """
+    epoch: uint256 = self._epoch
+    epoch_tag: uint256 = epoch | (1 << 31)
+    correct: uint256 = 0
+    left: uint256 = 0
     label: uint256 = 0
     score: int256 = 0
     for k: uint256 in range(start, start + length, bound=MAX_CALL_WORDS):
         w: uint256 = words[k]
         if left == 0:
-            # header of the next sample
             label = w & 255
             left = (w >> 8) & M16
-            assert label <= 1, "market: label must be 0 or 1"
-            assert w >> 24 == 0, "market: bad sample header"
-            assert left <= MAX_SAMPLE_FEATURES, "market: sample has too many features"
-            samples += 1
-            features += left
-            if evaluate:
-                score = self._weight(MAX_FEATURES, epoch)
-            if left > 0:
-                continue
+            score = self._intercept(epoch)
         else:
             take: uint256 = min(left, 8)
-            if take < 8:
-                assert w >> (32 * take) == 0, "market: bad padding in sample"
             for j: uint256 in range(8):
                 if j == take:
                     break
-                pair: uint256 = (w >> (32 * j)) & M32
+                pair: uint256 = w >> unsafe_mul(32, j)
                 i: uint256 = pair & M16
-                assert i < nf, "market: feature index out of range"
-                if evaluate:
-                    score += self._weight(i, epoch) * self._pair_value(pair)
-            left -= take
-            if left > 0:
-                continue
-        if evaluate:
-            predicted: uint256 = 0
-            if score > 0:
-                predicted = 1
-            if predicted == label:
-                correct += 1
-    assert left == 0, "market: truncated sample"
-    return samples, features, correct
+                s: uint256 = self._w[i >> 1]
+                offset: uint256 = unsafe_mul(112, i & 1)
+                if s >> 224 == epoch_tag:
+                    offset = unsafe_add(offset, 56)
+                weight: int256 = convert(convert((s >> offset) << 200, bytes32), int256) >> 200
+                value: int256 = convert(convert((pair >> 16) << 240, bytes32), int256) >> 240
+                score = unsafe_add(score, unsafe_mul(weight, value))
+            left = unsafe_sub(left, take)
+        if left == 0:
+            if (score > 0) == (label == 1):
+                correct = unsafe_add(correct, 1)
+    return correct
 
 
 @internal
@@ -671,7 +709,7 @@ def _train(sample: DynArray[uint256, MAX_SAMPLE_WORDS]):
     header: uint256 = sample[0]
     label: uint256 = header & 255
     n: uint256 = (header >> 8) & M16
-    score: int256 = self._weight(MAX_FEATURES, epoch)
+    score: int256 = self._intercept(epoch)
     for k: uint256 in range(1, MAX_SAMPLE_WORDS):
         if k >= len(sample):
             break
@@ -681,15 +719,12 @@ def _train(sample: DynArray[uint256, MAX_SAMPLE_WORDS]):
                 break
             pair: uint256 = (w >> (32 * j)) & M32
             score += self._weight(pair & M16, epoch) * self._pair_value(pair)
-    predicted: uint256 = 0
-    if score > 0:
-        predicted = 1
-    if predicted == label:
+    if (score > 0) == (label == 1):
         return
     step: int256 = self.learning_rate
     if label == 0:
         step = -step
-    self._add_weight(MAX_FEATURES, epoch, step)
+    self._b = self._add_lane(self._b, 0, epoch, step)
     for k: uint256 in range(1, MAX_SAMPLE_WORDS):
         if k >= len(sample):
             break
@@ -698,7 +733,8 @@ def _train(sample: DynArray[uint256, MAX_SAMPLE_WORDS]):
             if (k - 1) * 8 + j >= n:
                 break
             pair: uint256 = (w >> (32 * j)) & M32
-            self._add_weight(pair & M16, epoch, step * self._pair_value(pair))
+            i: uint256 = pair & M16
+            self._w[i >> 1] = self._add_lane(self._w[i >> 1], i & 1, epoch, step * self._pair_value(pair))
 
 
 # ----------------------------------------------------------------- reward
@@ -903,6 +939,8 @@ def process(max_steps: uint256, sample: DynArray[uint256, MAX_SAMPLE_WORDS], pie
     steps: uint256 = 0
     num_pieces: uint256 = len(self._hashes)
     drawn: uint256 = self._drawn - 1
+    # each weight slot is cold at most once per call
+    cold_left: uint256 = (self.num_features + 1) // 2
     for it: uint256 in range(max_steps, bound=MAX_STEPS):
         if self.phase != REWARD:
             break
@@ -911,19 +949,18 @@ def process(max_steps: uint256, sample: DynArray[uint256, MAX_SAMPLE_WORDS], pie
             if pos >= len(pieces):
                 break
             j: uint256 = self._eval_piece
-            worst: uint256 = PIECE_BASE_GAS + WORD_GAS * self._piece_words[j] + FEATURE_EVAL_GAS * self._piece_features[j]
+            features: uint256 = self._piece_features[j]
+            cold: uint256 = min(features, cold_left)
+            worst: uint256 = PIECE_BASE_GAS + WORD_GAS * self._piece_words[j] + FEATURE_EVAL_GAS * features + COLD_SLOT_GAS * cold
             if steps > 0 and used + worst > STEP_GAS:
                 break
+            cold_left -= cold
             assert pos + 2 <= len(pieces), "market: truncated piece"
             length: uint256 = pieces[pos + 1]
             assert pos + 2 + length <= len(pieces), "market: truncated piece"
             assert self._piece_hash(pieces, pos) == self._hashes[j], "market: piece does not match its hash"
-            n: uint256 = 0
-            f: uint256 = 0
-            correct: uint256 = 0
-            n, f, correct = self._scan(pieces, pos + 2, length, True)
+            self._eval_correct += self._count_correct(pieces, pos + 2, length)
             pos += 2 + length
-            self._eval_correct += correct
             j += 1
             if j == drawn:
                 j += 1
@@ -1100,6 +1137,8 @@ def next_reveal() -> uint256:
 @view
 def weight(i: uint256) -> int256:
     """@notice Current weight `i` (i == MAX_FEATURES: the intercept) in the replay."""
+    if i == MAX_FEATURES:
+        return self._intercept(self._epoch)
     return self._weight(i, self._epoch)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ledgerlearn.markets.bounty.encoding import Features
 
-W_MIN, W_MAX = -(2**95), 2**95 - 1
+W_MIN, W_MAX = -(2**55), 2**55 - 1
 
 
 @dataclass
