@@ -379,13 +379,13 @@ def parse_features(text: str) -> dict[int, int]:
 
 
 def _label(v: Any, what: str) -> int:
-    if isinstance(v, bool):
-        raise ValidationError(f"{what}: label must be 0 or 1, got {v!r}")
-    if isinstance(v, str) and v.strip() in ("0", "1"):
-        return int(v)
-    if v in (0, 1) and isinstance(v, int):
-        return int(v)
-    raise ValidationError(f"{what}: label must be 0 or 1, got {v!r}")
+    """0 or 1 (also "0"/"1"); ``what`` names the label in the message."""
+    if not isinstance(v, bool):
+        if isinstance(v, str) and v.strip() in ("0", "1"):
+            return int(v)
+        if isinstance(v, int) and v in (0, 1):
+            return int(v)
+    raise ValidationError(f"{what}: must be 0 or 1, got {v!r}")
 
 
 def read_test_file(path: Path, *, encoder_name: str | None, vocab: Path | None) -> tuple[list[tuple[dict, int]], bool]:
@@ -414,7 +414,7 @@ def read_test_file(path: Path, *, encoder_name: str | None, vocab: Path | None) 
     out = []
     for n, d in rows:
         what = f"test-file: line {n}"
-        y = _label(d["label"], what)
+        y = _label(d["label"], f"{what}: label")
         if "text" in d:
             if not isinstance(d["text"], str):
                 raise ValidationError(f"{what}: 'text' must be a string")

@@ -93,6 +93,8 @@ def piece_hash(salt: int, body: Sequence[int]) -> bytes:
 class TestPiece:
     """One committed piece of the hidden test set."""
 
+    __test__ = False  # not a pytest class
+
     salt: int
     body: list[int]
 
@@ -113,6 +115,8 @@ class TestPiece:
 @dataclass
 class TestSetCommitment:
     """The provider's secret: the test set split into salted pieces."""
+
+    __test__ = False  # not a pytest class
 
     pieces: list[TestPiece]
 

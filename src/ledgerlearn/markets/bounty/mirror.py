@@ -1,7 +1,7 @@
 """The bounty's reward phase computed off chain, with the contract's integer rules.
 
 :func:`settle` replays what ``process`` does on chain (same perceptron with
-int96 saturation, same passes, same settlement order), so tests can compare
+int56 saturation, same passes, same settlement order), so tests can compare
 every balance to the wei and simulations can predict outcomes.
 """
 
