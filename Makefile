@@ -43,6 +43,7 @@ bench: $(STAMP) $(ANVIL)
 	$(BIN)/ledgerlearn bench gas
 	$(BIN)/ledgerlearn bench throughput
 	$(BIN)/ledgerlearn bench simulation
+	$(BIN)/ledgerlearn bench market
 
 clean:
 	rm -rf $(VENV) .tools build dist src/*.egg-info

@@ -167,3 +167,35 @@ def simulation(
           f"{rec.initial_accuracy:.2%} -> {rec.final_accuracy:.2%}",
           ", ".join(f"{a.name} {a.percent_of_start:.0f}%" for a in rec.agents), "< 300 s"]],
     )
+
+
+@app.command("market")
+@cli_errors
+def market(
+    fmt: FormatOpt = OutputFormat.table,
+    sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated test-set sizes (IMDB reviews).")] = "25,50,100,200",
+    contributions: Annotated[int, typer.Option("--contributions", min=1)] = 12,
+    pieces: Annotated[int, typer.Option("--pieces", min=2)] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="one-by-one (reference paper) or grouped-reset.")] = "one-by-one",
+    engine: Annotated[str, typer.Option("--engine", help="exact (transaction gas) or fast (estimate).")] = "exact",
+) -> None:
+    """Prediction-market bounty: reward-phase gas per contribution as a function of the test-set size."""
+    from ledgerlearn.bench.market import STEP_LIMIT, measure
+    from ledgerlearn.errors import ValidationError
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise ValidationError(f"--sizes: expected comma-separated integers, got {sizes!r}") from None
+    if not size_list or min(size_list) < pieces:
+        raise ValidationError(f"--sizes: every size must be at least --pieces ({pieces})")
+    rows = measure(size_list, contributions=contributions, pieces=pieces, mode=mode, engine=engine, progress=info)
+    if fmt == OutputFormat.json:
+        print_json({"step_gas_limit": STEP_LIMIT, "rows": [r.to_json() for r in rows]})
+        return
+    print_table(
+        f"bounty reward phase on IMDB ({mode}, {contributions} contributions, {pieces} pieces, {engine} engine)",
+        ["test set (scored)", "scored features", "process calls", "passes", "gas / contribution", "max gas / call", "reveal gas", "gas exact"],
+        [[f"{r.test_size} ({r.scored_samples})", f"{r.test_features:,}", r.process_calls, r.passes, f"{r.reward_gas_per_contribution:,}",
+          f"{r.max_call_gas:,} (limit {STEP_LIMIT:,})", f"{r.reveal_gas:,}", "yes" if r.gas_exact else "NO (estimate)"] for r in rows],
+    )
