@@ -4,7 +4,8 @@ One market per test-set size on real IMDB reviews (1000 binary word
 features): an initial perceptron trained with SGD on ``init_size`` reviews,
 ``contributions`` training reviews contributed by two accounts (every third
 label flipped, so bad contributions are dropped across several passes), the
-hidden test set split into ``pieces`` pieces. The reward phase is then driven
+hidden test set split into ``pieces`` pieces (more when a piece would exceed
+the contract's bounds). The reward phase is then driven
 to its end with ``process`` calls capped at a quarter of a 30M block; the
 report is transaction gas (exact engine) per contribution and per call.
 """
@@ -91,7 +92,7 @@ def measure(
         samples = [(to_features(enc.encode(ds.x_test[i])), int(ds.y_test[i])) for i in test[:size]]
         chain = LocalChain() if engine == "exact" else FastLocalChain()
         provider, a, b = chain.accounts[:3]
-        commitment = TestSetCommitment.split(samples, pieces)
+        commitment = TestSetCommitment.split_to_fit(samples, pieces)
         options = MarketOptions(min_stake=10**15, group_contributions=grouped, reset_model=grouped, allow_greater_deposit=grouped)
         market = BountyMarket.create(chain, provider=provider, bounty=10**18, model=model, commitment=commitment, options=options, encoder="IMDB vocab, binary")
         market.reveal_initial(commitment)
@@ -105,7 +106,7 @@ def measure(
         gas = [r.gas_used for r in calls]
         drawn = market.drawn_index()
         rows.append(MarketGasRow(
-            test_size=size, scored_samples=market.call("test_samples"), pieces=pieces,
+            test_size=size, scored_samples=market.call("test_samples"), pieces=len(commitment.pieces),
             test_features=sum(len(x) for j, p in enumerate(commitment.pieces) if j != drawn for x, _ in p.samples),
             contributions=len(contrib), mode=mode, engine=engine, gas_exact=all(r.gas_exact for r in calls),
             process_calls=len(calls), passes=market.call("pass_number"), reward_gas=sum(gas),

@@ -194,8 +194,8 @@ def market(
         print_json({"step_gas_limit": STEP_LIMIT, "rows": [r.to_json() for r in rows]})
         return
     print_table(
-        f"bounty reward phase on IMDB ({mode}, {contributions} contributions, {pieces} pieces, {engine} engine)",
-        ["test set (scored)", "scored features", "process calls", "passes", "gas / contribution", "max gas / call", "reveal gas", "gas exact"],
-        [[f"{r.test_size} ({r.scored_samples})", f"{r.test_features:,}", r.process_calls, r.passes, f"{r.reward_gas_per_contribution:,}",
+        f"bounty reward phase on IMDB ({mode}, {contributions} contributions, {engine} engine)",
+        ["test set (scored)", "pieces", "scored features", "process calls", "passes", "gas / contribution", "max gas / call", "reveal gas", "gas exact"],
+        [[f"{r.test_size} ({r.scored_samples})", r.pieces, f"{r.test_features:,}", r.process_calls, r.passes, f"{r.reward_gas_per_contribution:,}",
           f"{r.max_call_gas:,} (limit {STEP_LIMIT:,})", f"{r.reveal_gas:,}", "yes" if r.gas_exact else "NO (estimate)"] for r in rows],
     )

@@ -160,7 +160,8 @@ def open_market(env: Env, ref: str) -> _Market:
     name, rec = found if found is not None else (None, None)
     address = checksum(rec["address"] if rec else ref)
     where = f"{name!r} is recorded at {address}, but this chain has" if name else "this chain has"
-    if not chain.code(address):
+    code = getattr(chain, "code", None)
+    if code is not None and not code(address):
         raise NotFoundError(f"market: {where} no contract at {address} (a different or reset chain?)")
     client = BountyMarket(chain, address)
     try:
@@ -237,7 +238,7 @@ def _require_provider(m: _Market, account: str, doing: str) -> None:
 # ------------------------------------------------------------- secret file
 def _write_secret(path: Path, data: dict) -> None:
     """Write ``data`` as JSON to ``path`` atomically, readable by the owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -446,6 +447,11 @@ def _model_from_file(path: Path, num_features: int | None):
     top = max(model.weights_, default=-1)
     if top >= n:
         raise ValidationError(f"model-file: {str(path)!r} has a weight for feature {top}, beyond the {n} features of the market")
+    w_min, w_max = -(2**95), 2**95 - 1  # the contract's int96 lanes
+    if not w_min <= model.intercept_ <= w_max:
+        raise ValidationError(f"model-file: the intercept of {str(path)!r} is out of the market's int96 range")
+    if not 0 <= model.learning_rate_ <= 2**63:
+        raise ValidationError(f"model-file: the learning rate of {str(path)!r} is out of the market's range (0..2**63)")
     return Perceptron([model.weight(i) for i in range(n)], model.intercept_, model.learning_rate_)
 
 

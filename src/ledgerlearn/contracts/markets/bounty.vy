@@ -313,10 +313,15 @@ def __init__(
 def load_weights(weights: DynArray[int256, MAX_LOAD]):
     """
     @notice Append initial weights (features `loaded` .. `loaded + len - 1`).
-            All `num_features` must be loaded before the first reveal.
+            All `num_features` must be loaded before the first reveal. Like
+            `add_test_hashes`, allowed until the draw block is mined, and
+            moves it DRAW_DELAY blocks ahead: the draw follows the provider's
+            last commitment.
     """
     assert msg.sender == self.provider, "market: only the provider"
     assert self.phase == COMMITMENT, "market: the model is fixed once participation opens"
+    assert block.number <= self.draw_block, "market: the reveal index is already determined"
+    self.draw_block = block.number + DRAW_DELAY
     start: uint256 = self.loaded
     assert start + len(weights) <= self.num_features, "market: more weights than features"
     i: uint256 = start

@@ -32,10 +32,9 @@ from ledgerlearn.markets.bounty.encoding import (
     encode_sample,
     pack_pieces,
 )
-from ledgerlearn.markets.bounty.mirror import Perceptron
+from ledgerlearn.markets.bounty.mirror import MAX_FEATURES, Perceptron
 
-#: The contract's declared bounds and constants.
-MAX_FEATURES = 4096
+#: The contract's declared bounds and constants (MAX_FEATURES: see the mirror).
 MAX_LOAD = 512
 MAX_STEPS = 4096
 DRAW_DELAY = 2

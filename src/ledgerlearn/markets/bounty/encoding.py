@@ -140,6 +140,17 @@ class TestSetCommitment:
             pieces.append(TestPiece(secrets.randbits(256), body))
         return cls(pieces)
 
+    @classmethod
+    def split_to_fit(cls, samples: Sequence[tuple[Features, int]], min_pieces: int, *, num_features: int | None = None) -> "TestSetCommitment":
+        """:meth:`split` into the fewest pieces (at least ``min_pieces``) that each fit the contract's bounds."""
+        for n in range(max(2, min_pieces), len(samples) + 1):
+            try:
+                return cls.split(samples, n, num_features=num_features)
+            except ValidationError as exc:
+                if "use more pieces" not in str(exc):
+                    raise
+        raise ValidationError("test set: a single sample exceeds the piece bounds")
+
     @property
     def hashes(self) -> list[bytes]:
         return [p.hash for p in self.pieces]

@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ledgerlearn.errors import ValidationError
 from ledgerlearn.markets.bounty.encoding import Features
+
+#: The contract's largest model (features).
+MAX_FEATURES = 4096
 
 W_MIN, W_MAX = -(2**55), 2**55 - 1
 
@@ -26,6 +30,8 @@ class Perceptron:
     @classmethod
     def from_sparse(cls, model) -> "Perceptron":
         """From a :class:`~ledgerlearn.models.sparse_perceptron.SparsePerceptron` (e.g. ``sgd_perceptron``)."""
+        if not 0 < model.n_features_in_ <= MAX_FEATURES:
+            raise ValidationError(f"model: {model.n_features_in_} features; a bounty market takes 1 .. {MAX_FEATURES}")
         return cls([model.weight(i) for i in range(model.n_features_in_)], model.intercept_, model.learning_rate_)
 
     def copy(self) -> "Perceptron":
