@@ -113,14 +113,14 @@ class MarketRecords:
         return None
 
     def add(self, chain_id: int, name: str, rec: dict) -> None:
-        with self.store._locked(chain_id) as data:
+        with self.store.locked(chain_id) as data:
             markets = data.get(MARKETS_KEY)
             if not isinstance(markets, dict):
                 markets = data[MARKETS_KEY] = {}
             markets[name] = rec
 
     def update(self, chain_id: int, name: str, **changes) -> None:
-        with self.store._locked(chain_id) as data:
+        with self.store.locked(chain_id) as data:
             rec = (data.get(MARKETS_KEY) or {}).get(name)
             if isinstance(rec, dict):
                 rec.update(changes)

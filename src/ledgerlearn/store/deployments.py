@@ -112,7 +112,7 @@ class DeploymentStore:
         os.replace(f.name, p)
 
     @contextmanager
-    def _locked(self, chain_id: int) -> Iterator[dict]:
+    def locked(self, chain_id: int) -> Iterator[dict]:
         """Exclusive read-modify-write of a chain's record."""
         self.root.mkdir(parents=True, exist_ok=True)
         lock_path = self.root / f".{int(chain_id)}.lock"
@@ -153,7 +153,7 @@ class DeploymentStore:
         dep.address = checksum(dep.address)
         if not dep.deployed_at:
             dep.deployed_at = time.time()
-        with self._locked(chain_id) as data:
+        with self.locked(chain_id) as data:
             if dep.name in data["models"] and not replace:
                 raise ValidationError(f"name: a model named {dep.name!r} is already recorded for chain {chain_id}")
             body = dep.to_json()
@@ -162,7 +162,7 @@ class DeploymentStore:
         return dep
 
     def remove_model(self, chain_id: int, name: str) -> bool:
-        with self._locked(chain_id) as data:
+        with self.locked(chain_id) as data:
             return data["models"].pop(name, None) is not None
 
     # -------------------------------------------------------- infrastructure
@@ -173,10 +173,10 @@ class DeploymentStore:
         """Record an infrastructure contract (``"factory"``, ``"impl:sparse perceptron/drt"``, ...)."""
         if not key:
             raise ValidationError("key: empty infrastructure key")
-        with self._locked(chain_id) as data:
+        with self.locked(chain_id) as data:
             data["infrastructure"][key] = checksum(address)
 
     def update_infrastructure(self, chain_id: int, entries: dict[str, str]) -> None:
-        with self._locked(chain_id) as data:
+        with self.locked(chain_id) as data:
             for k, v in entries.items():
                 data["infrastructure"][k] = checksum(v)
