@@ -4,6 +4,7 @@
     ledgerlearn simulate run --model naive-bayes --max-contributions 3000
     ledgerlearn simulate single-pass --model perceptron --seeds 5
     ledgerlearn simulate plot runs/imdb-perceptron-drt.json
+    ledgerlearn simulate market --out runs             # the prediction-market bounty on IMDB
 """
 
 from __future__ import annotations
@@ -207,3 +208,143 @@ def show_cmd(record: Annotated[Path, typer.Argument(help="A run's JSON record.")
         print_json(rec.to_dict())
     else:
         print_summary(rec)
+
+
+# --------------------------------------------------------- bounty market
+def _agents_file(path: Path):
+    from ledgerlearn.simulation.bounty import BountyAgentSpec
+
+    if not path.is_file():
+        raise NotFoundError(f"agents: no file at {str(path)!r}")
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValidationError(f"agents: {str(path)!r} is not JSON ({exc})") from None
+    if not isinstance(items, list):
+        raise ValidationError("agents: the file must hold a list of agents")
+    return [BountyAgentSpec.from_dict(a) for a in items]
+
+
+class _PhaseProgress:
+    """A rich progress bar over the phases of a bounty-market run (stderr)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._p = None
+        self._task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                               console=err_console(), transient=False)
+            self._p.start()
+            self._task = self._p.add_task("starting", total=None)
+        return self
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        if self._p is not None:
+            self._p.update(self._task, description=phase, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self._p is not None:
+            self._p.stop()
+
+
+def market_summary_rows(rec) -> list[list]:
+    from ledgerlearn.shared_models.status import format_eth
+
+    rows = []
+    for kind, k in rec.by_kind().items():
+        pct = "-" if k["profit_percent"] is None else f"{k['profit_percent']:+.2f}%"
+        rows.append([kind, k["agents"], k["contributions"], format_eth(k["deposited_wei"]), format_eth(k["withdrawn_wei"]),
+                     format_eth(k["final_balance_wei"]), format_eth(k["profit_wei"]), pct])
+    return rows
+
+
+def print_market_summary(rec, paths: dict[str, str] | None = None) -> None:
+    from ledgerlearn.shared_models.status import format_eth
+
+    sc = rec.scenario
+    opts = [n for n in ("group_contributions", "reset_model", "allow_greater_deposit") if sc.get(n)]
+    title = f"{sc['dataset']} · bounty market · {', '.join(opts) or 'default options'} · seed {sc['seed']}"
+    print_table(title, ["kind", "agents", "contributions", "deposits", "withdrawn", "final balance", "profit", "profit (% of deposits)"],
+                market_summary_rows(rec))
+    acc = rec.accuracy
+    dropped = sum(len(p["dropped"]) for p in rec.passes)
+    process = rec.gas_totals.get("process", {"count": 0, "sum": 0, "max": 0})
+    gas_note = "" if rec.gas_exact else " (fast engine: an execution estimate, not transaction gas)"
+    items = [
+        ("provider", f"bounty {format_eth(rec.bounty_wei)}, left {format_eth(rec.bounty_left_wei)} "
+                     f"({100.0 * rec.bounty_left_wei / rec.bounty_wei:.2f}%)"),
+        ("accuracy (test set)", f"initial {acc['initial']:.2%}, all contributions {acc['all_contributions']:.2%}, "
+                                f"honest only {acc['honest_only']:.2%} ({acc['test_samples']} samples; {rec.n_scored} scored)"),
+        ("reward phase", f"{len(rec.passes)} passes, {rec.rounds_total - rec.rounds_left:,} of {rec.rounds_total:,} rounds applied, "
+                         f"{dropped} of {rec.participants} participants dropped"),
+        ("process calls", f"{process['count']:,}, gas max {process['max']:,}, total {process['sum']:,}{gas_note}"),
+        ("zero sum / mirror", f"{sum(1 for _, g in rec.zero_sum_checks if g == 0)}/{len(rec.zero_sum_checks)} checks balanced; "
+                              f"final balances {'equal' if rec.mirror_agrees else 'differ from'} the mirror's to the wei"),
+        ("wall time", f"{rec.wall['total']:.1f} s (reward phase {rec.wall['reward']:.1f} s, {rec.engine} engine)"),
+    ]
+    for k, v in (paths or {}).items():
+        items.append((k, v))
+    print_kv(None, items)
+
+
+@app.command("market")
+@cli_errors
+def market_cmd(
+    dataset: DatasetOpt = "imdb",
+    init_size: Annotated[int, typer.Option("--init-size", help="Training reviews the provider's initial perceptron is fitted on.")] = 50,
+    test_size: Annotated[int, typer.Option("--test-size", help="Test reviews the provider commits.")] = 300,
+    test_pieces: Annotated[int, typer.Option("--test-pieces", help="Pieces the test set is committed in (about 10 reviews each fit).")] = 30,
+    bounty: Annotated[str, typer.Option("--bounty", help="The provider's bounty: wei, or e.g. 1ether, 0.5eth.")] = "1ether",
+    min_stake: Annotated[str, typer.Option("--min-stake", help="Deposit per contribution: wei, or e.g. 0.001eth.")] = "0.001eth",
+    group_contributions: Annotated[bool, typer.Option("--group-contributions/--no-group-contributions", help="Score each address's consecutive contributions as one.")] = True,
+    reset_model: Annotated[bool, typer.Option("--reset-model/--no-reset-model", help="Replay the remaining contributions on the initial model in every pass.")] = True,
+    allow_greater_deposit: Annotated[bool, typer.Option("--allow-greater-deposit/--no-allow-greater-deposit", help="Deposits above min_stake count as stakes.")] = False,
+    deposit_multiple: Annotated[int, typer.Option("--deposit-multiple", help="Agents deposit this many min stakes (above 1 needs --allow-greater-deposit).")] = 1,
+    honest: Annotated[int, typer.Option("--honest", help="Honest agents.")] = 4,
+    flippers: Annotated[int, typer.Option("--flippers", help="Agents that flip every label.")] = 2,
+    careless: Annotated[int, typer.Option("--careless", help="Agents that flip labels at random.")] = 1,
+    careless_prob: Annotated[float, typer.Option("--careless-prob", help="Probability that a careless agent flips a label.")] = 0.5,
+    contributions: Annotated[int, typer.Option("--contributions", help="Contributions per agent.")] = 40,
+    start_balance: Annotated[str, typer.Option("--start-balance", help="Each agent's budget: wei, or e.g. 0.1eth.")] = "0.1eth",
+    agents_file: Annotated[Optional[Path], typer.Option("--agents-file", help="JSON list of agents (name, kind, contributions, flip_prob, start_balance_wei, deposit_wei); replaces the counts.")] = None,
+    arrival_mean: Annotated[str, typer.Option("--arrival-mean", help="Mean time between arrivals (e.g. 10m).")] = "10m",
+    batch_window: Annotated[str, typer.Option("--batch-window", help="Arrivals in one window are sent together (e.g. 1h).")] = "1h",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    engine: EngineOpt = "fast",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the JSON record and the plots.")] = Path("runs"),
+    name: Annotated[Optional[str], typer.Option("--name", help="File stem (default: <dataset>-bounty-market).")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNG and HTML plots.")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Simulate the prediction-market bounty: contributions, reveal, reward phase, withdrawals."""
+    from ledgerlearn.shared_models.status import parse_amount
+    from ledgerlearn.simulation.bounty import BountyScenario, BountySimulation
+    from ledgerlearn.simulation.bounty_plots import save_bounty_plots
+
+    sc = BountyScenario(
+        dataset=dataset, init_size=init_size, test_size=test_size, test_pieces=test_pieces,
+        bounty_wei=parse_amount(bounty, what="bounty"), min_stake_wei=parse_amount(min_stake, what="min-stake"),
+        group_contributions=group_contributions, reset_model=reset_model, allow_greater_deposit=allow_greater_deposit,
+        deposit_multiple=deposit_multiple, honest=honest, flippers=flippers, careless=careless, careless_flip_prob=careless_prob,
+        contributions_per_agent=contributions, start_balance_wei=parse_amount(start_balance, what="start-balance"),
+        agents=_agents_file(agents_file) if agents_file is not None else None,
+        arrival_mean_s=parse_duration(arrival_mean, what="arrival-mean"), batch_window_s=parse_duration(batch_window, what="batch-window"),
+        seed=seed, engine=engine,
+    )
+    with _PhaseProgress(progress and fmt != OutputFormat.json) as bar:
+        rec = BountySimulation(sc, on_progress=bar).run()
+    stem = out / (name or f"{dataset}-bounty-market")
+    paths = {"record": str(rec.save(stem.with_suffix(".json")))}
+    if plots:
+        png, html = save_bounty_plots(rec, stem)
+        paths.update({"plot (PNG)": str(png), "plot (HTML)": str(html)})
+    if fmt == OutputFormat.json:
+        print_json({"record": rec.to_dict(), "files": paths})
+    else:
+        print_market_summary(rec, paths)

@@ -124,6 +124,14 @@ class BountyAgentSpec:
 class BountyScenario:
     """A bounty-market simulation's settings (defaults: IMDB, 4 honest, 2 flippers, 1 careless at 50%).
 
+    The defaults score each agent as a whole (grouped) on a model reset for
+    every pass, starting from a perceptron fitted on 50 reviews (about 60%
+    accurate), where 40 contributions per agent move test accuracy by several
+    points. From a stronger start (1000 reviews, ~77%) single contributions
+    change a handful of the test predictions either way and the scores are
+    mostly noise: there, with one-by-one scoring, honest agents lost about 10%
+    of their deposits and flippers gained (seed 0).
+
     The agents are ``honest`` honest agents, ``flippers`` label flippers and
     ``careless`` careless ones (``careless_flip_prob``), each trying
     ``contributions_per_agent`` contributions with a budget of
@@ -140,20 +148,20 @@ class BountyScenario:
     encoder: str = "IMDB vocab, binary"
     num_features: int = 1000
     #: training reviews (seeded shuffle of the training split) the initial perceptron is fitted on
-    init_size: int = 500
+    init_size: int = 50
     #: test reviews (seeded shuffle of the test split) the provider commits, in test_pieces pieces
-    test_size: int = 400
-    test_pieces: int = 40
+    test_size: int = 300
+    test_pieces: int = 30
     bounty_wei: int = ETHER
     min_stake_wei: int = 10**15
-    group_contributions: bool = False
-    reset_model: bool = False
+    group_contributions: bool = True
+    reset_model: bool = True
     allow_greater_deposit: bool = False
     honest: int = 4
     flippers: int = 2
     careless: int = 1
     careless_flip_prob: float = 0.5
-    contributions_per_agent: int = 30
+    contributions_per_agent: int = 40
     start_balance_wei: int = ETHER // 10
     deposit_multiple: int = 1
     agents: list[BountyAgentSpec] | None = None
@@ -515,18 +523,7 @@ class BountySimulation:
         sc = self.scenario
         wall: dict[str, float] = {}
         t_all = time.perf_counter()
-        t = time.perf_counter()
-        self._progress("loading data", 0, None)
-        data = self.data or load_data(sc)
-        wall["data"] = time.perf_counter() - t
-
-        # ---------------------------------------------------------- setup
-        t = time.perf_counter()
         specs = sc.agent_specs()
-        if len(data.agent_samples) != len(specs) or any(len(s) < a.contributions for s, a in zip(data.agent_samples, specs)):
-            raise ValidationError("data: not encoded for this scenario's agents (use load_data(scenario))")
-        model = initial_perceptron(data, sc)
-        commitment = seeded_commitment(data.test, sc.test_pieces, sc.num_features, sc.seed)
         chain = self.chain = self.chain or make_chain(sc.engine)
         accounts = chain.accounts
         if len(specs) + 2 > len(accounts):
@@ -534,6 +531,18 @@ class BountySimulation:
                 f"agents: this chain has {len(accounts)} accounts, enough for {len(accounts) - 2} agents "
                 f"(one is the provider and one the keeper who drives the reward phase); the scenario has {len(specs)}"
             )
+        t = time.perf_counter()
+        self._progress("loading data", 0, None)
+        data = self.data or load_data(sc)
+        wall["data"] = time.perf_counter() - t
+
+        # ---------------------------------------------------------- setup
+        t = time.perf_counter()
+        if (len(data.agent_samples) != len(specs) or any(len(s) < a.contributions for s, a in zip(data.agent_samples, specs))
+                or len(data.init_y) != sc.init_size or len(data.test) != sc.test_size):
+            raise ValidationError("data: not encoded for this scenario's agents (use load_data(scenario))")
+        model = initial_perceptron(data, sc)
+        commitment = seeded_commitment(data.test, sc.test_pieces, sc.num_features, sc.seed)
         provider, keeper = accounts[0], accounts[1]
         self.agents = [
             _Agent(spec, accounts[2 + i], sc.deposit_of(spec), data.agent_samples[i], sc.seed, chain.balance(accounts[2 + i]))
@@ -590,6 +599,7 @@ class BountySimulation:
                 if a.budget < a.deposit:
                     a.skipped += 1
                     continue
+                a.budget -= a.deposit  # reserved now: the same agent may arrive again in this batch
                 x, y = a.samples[a.next]
                 a.next += 1
                 label = a.spec.label_for(y, a.rng)
@@ -607,7 +617,7 @@ class BountySimulation:
                 a.contributions += 1
                 a.flipped += label != y
                 a.deposited += a.deposit
-                a.budget -= a.deposit + _fee(r)
+                a.budget -= _fee(r)
                 a.fees += _fee(r)
             done += len(batch)
             self._check_zero_sum(f"contributions (batch ending at arrival {done})")
