@@ -72,12 +72,14 @@ def save_png(rec: BountyRecord, path: str | os.PathLike) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (ax_b, ax_p, ax_a) = plt.subplots(1, 3, figsize=(17, 5.5), dpi=100, gridspec_kw={"width_ratios": [1.4, 1.2, 0.7]})
     for i, a in enumerate(rec.agents):
         series = rec.balances.get(a.name, [])
         ax_b.plot(range(len(series)), [_eth(v) for v in series], color=_colour(a.kind), linestyle=_dash(a.kind),
                   marker=_MARKERS[i % len(_MARKERS)], markersize=4, linewidth=1.8, label=f"{a.name}")
+    ax_b.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_b.set_xlabel("pass of the reward phase (0: deposits)")
     ax_b.set_ylabel("balance in the market (ETH)")
     ax_b.set_title("(a) balances after each pass", fontsize=10)
@@ -86,7 +88,7 @@ def save_png(rec: BountyRecord, path: str | os.PathLike) -> Path:
 
     names, values, colours, _ = _profit_bars(rec)
     ax_p.bar(range(len(names)), values, color=colours)
-    ax_p.text(0.02, 0.97, "provider: " + _provider_note(rec), transform=ax_p.transAxes, va="top", fontsize=8)
+    ax_p.set_xlabel("provider: " + _provider_note(rec), fontsize=8)
     ax_p.axhline(0, color="black", linewidth=0.8)
     ax_p.set_xticks(range(len(names)))
     ax_p.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
@@ -136,7 +138,8 @@ def save_html(rec: BountyRecord, path: str | os.PathLike) -> Path:
     labels, acc = _accuracy_bars(rec)
     fig.add_trace(go.Bar(x=labels, y=acc, marker_color=list(_ACCURACY_COLOURS), name="accuracy", showlegend=False,
                          text=[f"{v:.1f}" for v in acc], textposition="outside"), row=1, col=3)
-    fig.update_xaxes(title_text="pass (0: deposits)", row=1, col=1)
+    fig.update_xaxes(title_text="pass (0: deposits)", dtick=1 if len(rec.passes) <= 20 else None, tickformat="d", row=1, col=1)
+    fig.update_xaxes(title_text="provider: " + _provider_note(rec), title_font={"size": 11}, row=1, col=2)
     fig.update_yaxes(range=[max(0.0, min(acc) - 10), min(100.0, max(acc) + 5)], row=1, col=3)
     fig.update_layout(title=_title(rec), template="plotly_white", legend={"orientation": "h", "y": -0.25}, height=560)
     path = Path(path)
