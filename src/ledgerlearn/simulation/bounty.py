@@ -25,13 +25,10 @@ difference raises :class:`BountySimulationError`.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -49,6 +46,7 @@ from ledgerlearn.markets.bounty import (
 )
 from ledgerlearn.markets.bounty.client import MAX_STEPS
 from ledgerlearn.markets.bounty.encoding import Features as SampleFeatures
+from ledgerlearn.simulation.record import JsonRecord
 
 KINDS = ("honest", "flipper", "careless")
 ENGINES = ("fast", "exact")
@@ -273,8 +271,11 @@ class BountyAgentSummary:
 
 
 @dataclass
-class BountyRecord:
+class BountyRecord(JsonRecord):
     """Everything a bounty-market run measured. Money in wei, times in seconds."""
+
+    _agent_class = BountyAgentSummary
+    _what = "bounty-market record"
 
     scenario: dict
     engine: str
@@ -347,40 +348,6 @@ class BountyRecord:
         d["derived"] = {"by_kind": self.by_kind()}
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "BountyRecord":
-        d = dict(d)
-        d.pop("derived", None)
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValidationError(f"record: unknown fields {sorted(unknown)}")
-        try:
-            d["agents"] = [BountyAgentSummary(**a) for a in d.get("agents", [])]
-            return cls(**d)
-        except TypeError as exc:
-            raise ValidationError(f"record: not a bounty-market record ({exc})") from None
-
-    def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "BountyRecord":
-        path = Path(path)
-        if not path.is_file():
-            raise NotFoundError(f"record: no file at {str(path)!r}")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ValidationError(f"record: {str(path)!r} is not JSON ({exc})") from None
-        if not isinstance(d, dict):
-            raise ValidationError(f"record: {str(path)!r} is not a bounty-market record")
-        return cls.from_dict(d)
 
 
 # -------------------------------------------------------------------- data

@@ -30,9 +30,58 @@ class AgentSummary:
     skipped: int = 0
 
 
+class JsonRecord:
+    """JSON save/load of a record dataclass with an ``agents`` list.
+
+    Subclasses name their agent dataclass in ``_agent_class`` and what they
+    are in ``_what`` (for error messages).
+    """
+
+    _agent_class: type
+    _what: str
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        d = dict(d)
+        d.pop("derived", None)
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValidationError(f"record: unknown fields {sorted(unknown)}")
+        try:
+            d["agents"] = [cls._agent_class(**a) for a in d.get("agents", [])]
+            return cls(**d)
+        except TypeError as exc:
+            raise ValidationError(f"record: not a {cls._what} ({exc})") from None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        path = Path(path)
+        if not path.is_file():
+            raise NotFoundError(f"record: no file at {str(path)!r}")
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ValidationError(f"record: {str(path)!r} is not JSON ({exc})") from None
+        if not isinstance(d, dict):
+            raise ValidationError(f"record: {str(path)!r} is not a {cls._what}")
+        return cls.from_dict(d)
+
+
 @dataclass
-class SimulationRecord:
+class SimulationRecord(JsonRecord):
     """Everything a run measured. Times are virtual seconds since the model went live."""
+
+    _agent_class = AgentSummary
+    _what = "simulation record"
 
     scenario: dict
     address: str
@@ -97,37 +146,3 @@ class SimulationRecord:
         }
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "SimulationRecord":
-        d = dict(d)
-        d.pop("derived", None)
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValidationError(f"record: unknown fields {sorted(unknown)}")
-        try:
-            d["agents"] = [AgentSummary(**a) for a in d.get("agents", [])]
-            return cls(**d)
-        except TypeError as exc:
-            raise ValidationError(f"record: not a simulation record ({exc})") from None
-
-    def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "SimulationRecord":
-        path = Path(path)
-        if not path.is_file():
-            raise NotFoundError(f"record: no file at {str(path)!r}")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ValidationError(f"record: {str(path)!r} is not JSON ({exc})") from None
-        if not isinstance(d, dict):
-            raise ValidationError(f"record: {str(path)!r} is not a simulation record")
-        return cls.from_dict(d)
