@@ -54,6 +54,7 @@ from ledgerlearn.cli.common import (
     with_env,
 )
 from ledgerlearn.errors import LedgerlearnError, NotFoundError, TransactionReverted, ValidationError
+from ledgerlearn.jsonfile import read_json
 from ledgerlearn.shared_models.status import format_duration, format_eth, parse_amount, parse_duration
 
 app = typer.Typer(name="market", help="Prediction markets on chain: bounties for data that improve a model.", no_args_is_help=True)
@@ -265,14 +266,7 @@ def _commitment_doc(commitment, *, market: str | None, chain_id: int, num_featur
 def _load_commitment(path: Path) -> tuple[dict, Any]:
     from ledgerlearn.markets.bounty import TestSetCommitment
 
-    if not path.is_file():
-        raise NotFoundError(f"commitment: no file at {str(path)!r}")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ValidationError(f"commitment: {str(path)!r} is not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise ValidationError(f"commitment: {str(path)!r} is not a test-set commitment (expected a JSON object)")
+    doc = read_json(path, "commitment")
     try:
         com = TestSetCommitment.from_json(doc)
     except ValidationError as exc:

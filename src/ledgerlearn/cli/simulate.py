@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,6 +16,7 @@ import typer
 
 from ledgerlearn.cli.common import FormatOpt, OutputFormat, cli_errors, err_console, info, print_json, print_kv, print_table
 from ledgerlearn.errors import NotFoundError, ValidationError
+from ledgerlearn.jsonfile import read_json
 from ledgerlearn.shared_models.status import parse_duration
 
 app = typer.Typer(name="simulate", help="Agent-based simulations on the real contracts, in virtual time.", no_args_is_help=True)
@@ -31,20 +31,15 @@ def _agents(spec: str):
 
     if spec in PRESETS:
         return preset(spec)
-    path = Path(spec)
-    if not path.is_file():
+    if not Path(spec).is_file():
         raise ValidationError(f"agents: {spec!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file")
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ValidationError(f"agents: {spec!r} is not JSON ({exc})") from None
-    if not isinstance(items, list):
-        raise ValidationError("agents: the file must hold a list of agents")
-    return [AgentSpec.from_dict(a) for a in items]
+    return [AgentSpec.from_dict(a) for a in read_json(spec, "agents", list)]
 
 
-class _Progress:
-    """A rich progress bar over contributions (stderr)."""
+class _RichProgress:
+    """A rich progress bar on stderr, shown only when enabled; subclasses report into it."""
+
+    first_task = "working"
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
@@ -58,16 +53,22 @@ class _Progress:
             self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                console=err_console(), transient=False)
             self._p.start()
-            self._task = self._p.add_task("contributions", total=None)
+            self._task = self._p.add_task(self.first_task, total=None)
         return self
-
-    def __call__(self, done: int, total: int, unclaimed: int) -> None:
-        if self._p is not None:
-            self._p.update(self._task, completed=done, total=total, description=f"contributions ({unclaimed} unclaimed)")
 
     def __exit__(self, *exc):
         if self._p is not None:
             self._p.stop()
+
+
+class _Progress(_RichProgress):
+    """A rich progress bar over contributions (stderr)."""
+
+    first_task = "contributions"
+
+    def __call__(self, done: int, total: int, unclaimed: int) -> None:
+        if self._p is not None:
+            self._p.update(self._task, completed=done, total=total, description=f"contributions ({unclaimed} unclaimed)")
 
 
 def summary_rows(rec) -> list[list]:
@@ -214,42 +215,17 @@ def show_cmd(record: Annotated[Path, typer.Argument(help="A run's JSON record.")
 def _agents_file(path: Path):
     from ledgerlearn.simulation.bounty import BountyAgentSpec
 
-    if not path.is_file():
-        raise NotFoundError(f"agents: no file at {str(path)!r}")
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ValidationError(f"agents: {str(path)!r} is not JSON ({exc})") from None
-    if not isinstance(items, list):
-        raise ValidationError("agents: the file must hold a list of agents")
-    return [BountyAgentSpec.from_dict(a) for a in items]
+    return [BountyAgentSpec.from_dict(a) for a in read_json(path, "agents", list)]
 
 
-class _PhaseProgress:
+class _PhaseProgress(_RichProgress):
     """A rich progress bar over the phases of a bounty-market run (stderr)."""
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._p = None
-        self._task = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                               console=err_console(), transient=False)
-            self._p.start()
-            self._task = self._p.add_task("starting", total=None)
-        return self
+    first_task = "starting"
 
     def __call__(self, phase: str, done: int, total: int | None) -> None:
         if self._p is not None:
             self._p.update(self._task, description=phase, completed=done, total=total)
-
-    def __exit__(self, *exc):
-        if self._p is not None:
-            self._p.stop()
 
 
 def market_summary_rows(rec) -> list[list]:

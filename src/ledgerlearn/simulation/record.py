@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ledgerlearn.errors import NotFoundError, ValidationError
+from ledgerlearn.jsonfile import read_json
 
 RECORD_VERSION = 1
 
@@ -64,15 +65,7 @@ class JsonRecord:
 
     @classmethod
     def load(cls, path: str | os.PathLike):
-        path = Path(path)
-        if not path.is_file():
-            raise NotFoundError(f"record: no file at {str(path)!r}")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ValidationError(f"record: {str(path)!r} is not JSON ({exc})") from None
-        if not isinstance(d, dict):
-            raise ValidationError(f"record: {str(path)!r} is not a {cls._what}")
+        d = read_json(path, "record")
         return cls.from_dict(d)
 
 
