@@ -1,0 +1,1 @@
+"""Secure data market: model split, on-chain secure aggregation, robust aggregation, escrowed pay."""
