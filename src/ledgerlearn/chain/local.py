@@ -13,6 +13,17 @@ chain survives between CLI invocations and after a ``kill -9``: a torn last
 record is detected by its checksum and dropped (that transaction was never
 acknowledged).
 
+Sharing: :meth:`LocalChain.refresh` catches up with records that another
+process appended to the same directory (or reloads, if another process wrote a
+checkpoint). It must be called by the only writer of the moment, so processes
+that share a directory go through :class:`ledgerlearn.chain.shared.SharedLocalChain`,
+which serialises them with a lock file.
+
+Every checkpoint carries a generation number and the journal after it starts
+with an ``("epoch", generation)`` record, so a journal left over by a crash
+between writing a checkpoint and emptying the journal is recognised as already
+contained in the checkpoint and is not replayed a second time.
+
 A faster engine that does not report transaction gas is
 :class:`ledgerlearn.chain.fast.FastLocalChain`.
 """
@@ -82,16 +93,38 @@ class _Journal:
     def __init__(self, path: Path):
         self.path = path
         self._f = open(path, "ab")
+        self._r = open(path, "rb", buffering=0)  # for pread: the append handle cannot read
 
-    def append(self, record: tuple) -> None:
+    def append(self, record: tuple) -> int:
+        """Append one record; returns the number of bytes written."""
         payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-        self._f.write(_REC_HEADER.pack(len(payload), zlib.crc32(payload)) + payload)
+        blob = _REC_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        self._f.write(blob)
         # Reaching the OS is enough to survive a killed process; fsync on close.
         self._f.flush()
+        return len(blob)
 
-    def truncate(self) -> None:
-        self._f.truncate(0)
-        self._f.seek(0)
+    def size(self) -> int:
+        """Current length of the file on disk (whoever wrote it)."""
+        return os.fstat(self._f.fileno()).st_size
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """Up to ``size`` bytes at ``offset``, as they are on disk now."""
+        return os.pread(self._r.fileno(), size, offset)
+
+    def first_record(self) -> bytes:
+        """Raw bytes of the first record (call only when it is known to be whole)."""
+        head = self.pread(_REC_HEADER.size, 0)
+        if len(head) < _REC_HEADER.size:
+            return head
+        length, _ = _REC_HEADER.unpack(head)
+        return self.pread(_REC_HEADER.size + length, 0)
+
+    def truncate(self, size: int = 0) -> None:
+        """Cut the file to ``size`` bytes (a torn tail, or everything after a checkpoint)."""
+        self._f.flush()
+        self._f.truncate(size)
+        self._f.seek(size)
         self._f.flush()
         os.fsync(self._f.fileno())
 
@@ -100,14 +133,23 @@ class _Journal:
             self._f.flush()
             os.fsync(self._f.fileno())
             self._f.close()
+            self._r.close()
 
     @staticmethod
-    def read(path: Path) -> tuple[list[tuple], int]:
-        """Records in order, and the byte length of the valid prefix."""
+    def read_from(path: Path, offset: int = 0) -> tuple[list[tuple], int, int]:
+        """Records starting at byte ``offset``, the end of their valid prefix, and the file size.
+
+        Reading stops at the first record whose length or checksum does not
+        hold: a torn write at the tail (that transaction never returned).
+        Offsets are absolute positions in the file.
+        """
         records: list[tuple] = []
-        if not path.exists():
-            return records, 0
-        data = path.read_bytes()
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            return records, 0, 0
         pos = 0
         while pos + _REC_HEADER.size <= len(data):
             length, crc = _REC_HEADER.unpack_from(data, pos)
@@ -116,7 +158,17 @@ class _Journal:
                 break  # torn write at the tail: that transaction never returned
             records.append(pickle.loads(data[start:end]))
             pos = end
-        return records, pos
+        return records, offset + pos, offset + len(data)
+
+    @staticmethod
+    def read(path: Path) -> tuple[list[tuple], int]:
+        """Records in order, and the byte length of the valid prefix."""
+        records, valid, _ = _Journal.read_from(path, 0)
+        return records, valid
+
+
+#: Sentinel checkpoint identity that never matches a file: forces a full reload.
+_STALE = ("stale",)
 
 
 class LocalChain(Chain):
@@ -150,20 +202,26 @@ class LocalChain(Chain):
         self._journal: _Journal | None = None
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self._replaying = False
+        self.clock = clock
+        # Sharing bookkeeping: which checkpoint file the in-memory state came
+        # from, its generation, and how far into the journal this object has
+        # read or written.
+        self._generation = 0
+        self._ckpt_key: tuple | None = None
+        self._journal_offset = 0
+        # The journal's ("epoch", generation) record as written: if the bytes at
+        # the start of the file differ, someone checkpointed and restarted it.
+        self._journal_head: bytes | None = None
+        self._records_since_checkpoint = 0
+        #: How many times :meth:`refresh` had to reload everything (another process checkpointed).
+        self.reloads = 0
 
-        loaded = False
-        if self.data_dir is not None:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            loaded = self._load_checkpoint()
-        if not loaded:
+        if self.data_dir is None:
             self._genesis(clock)
-        if self.data_dir is not None:
-            records, valid = _Journal.read(self.data_dir / _JOURNAL)
-            with open(self.data_dir / _JOURNAL, "ab") as f:
-                f.truncate(valid)  # drop a torn tail before appending after it
-            self._replay(records)
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
             self._journal = _Journal(self.data_dir / _JOURNAL)
-            self._records_since_checkpoint = len(records)
+            self._load_all()
 
     # ------------------------------------------------------------------ set-up
     def _genesis(self, clock: str) -> None:
@@ -389,7 +447,16 @@ class LocalChain(Chain):
     def _write(self, record: tuple) -> None:
         if self._journal is None or self._replaying:
             return
-        self._journal.append(record)
+        if self._journal.size() != self._journal_offset:
+            # Someone else appended (or truncated) without this object catching
+            # up first: appending now would interleave two histories. The state
+            # in memory already holds this change, so rebuild it on next refresh().
+            self._ckpt_key = _STALE
+            raise ChainError(
+                f"journal: {self._journal.path} was changed by another process since this chain read it;"
+                " share a data directory between processes with SharedLocalChain (or call refresh() under a lock)"
+            )
+        self._journal_offset += self._journal.append(record)
         self._records_since_checkpoint += 1
         if self._records_since_checkpoint >= self._checkpoint_every and not self._snapshots:
             self.checkpoint()
@@ -409,6 +476,8 @@ class LocalChain(Chain):
                     self._next_snapshot = rec[1] + 1
                 elif kind == "revert":
                     self.revert(rec[1])
+                elif kind == "epoch":
+                    pass  # marks which checkpoint generation the journal continues
                 else:
                     raise ChainError(f"journal: unknown record kind {kind!r}")
         except TransactionReverted as exc:
@@ -416,24 +485,44 @@ class LocalChain(Chain):
         finally:
             self._replaying = False
 
+    @property
+    def records_since_checkpoint(self) -> int:
+        """Journal records (from any process) written after the last checkpoint."""
+        return self._records_since_checkpoint
+
     def checkpoint(self) -> None:
         """Write the full state to the data directory and empty the journal."""
         if self.data_dir is None:
             return
         self._state.persist()
+        generation = self._generation + 1
         payload = {
             "version": 1, "clock": self.clock, "db": self._db.wrapped_db.kv_store,
             "root": self._state.state_root, "blocks": self._blocks, "receipts": self._receipts, "logs": self._logs,
-            "time_offset": self._time_offset,
+            "time_offset": self._time_offset, "generation": generation,
         }
         with tempfile.NamedTemporaryFile("wb", dir=self.data_dir, delete=False, suffix=".tmp") as f:
             pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
             f.flush()
             os.fsync(f.fileno())
         os.replace(f.name, self.data_dir / _CHECKPOINT)
+        self._generation = generation
+        self._ckpt_key = self._checkpoint_key()
         if self._journal is not None:
+            # A crash right here leaves the old journal behind; its epoch record
+            # (older than this generation) tells the next load to skip it.
             self._journal.truncate()
+            self._journal_offset = self._journal.append(("epoch", generation))
+            self._journal_head = self._journal.first_record()
         self._records_since_checkpoint = 0
+
+    def _checkpoint_key(self) -> tuple | None:
+        """Identity of the checkpoint file on disk (changes whenever anyone rewrites it)."""
+        try:
+            st = os.stat(self.data_dir / _CHECKPOINT)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _load_checkpoint(self) -> bool:
         path = self.data_dir / _CHECKPOINT
@@ -450,11 +539,100 @@ class LocalChain(Chain):
         self._receipts = payload["receipts"]
         self._logs = payload["logs"]
         self._time_offset = payload["time_offset"]
+        self._generation = payload.get("generation", 0)  # checkpoints before generations: 0
         self._state = self._state_class(self._db, self._context(len(self._blocks), self._blocks[-1].timestamp), payload["root"])
         return True
 
-    def close(self) -> None:
+    def _load_all(self) -> int:
+        """(Re)build the state from the checkpoint and the whole journal; returns records replayed.
+
+        Repairs the journal on the way (so call it as the only writer): a torn
+        tail is cut off, and a journal that the checkpoint already contains is
+        emptied.
+        """
+        self._ckpt_key = _STALE  # until this load completes
+        self._snapshots = {}
+        self._next_snapshot = 1
+        key = self._checkpoint_key()
+        if not self._load_checkpoint():
+            self._genesis(self.clock)
+            self._generation = 0
+        records, valid, size = _Journal.read_from(self._journal.path, 0)
+        if valid < size:
+            self._journal.truncate(valid)  # drop a torn tail before appending after it
+        # Journals written since generations start with ("epoch", g); older ones have no marker (g = 0).
+        epoch = records[0][1] if records and records[0][0] == "epoch" else 0
+        if records and epoch < self._generation:
+            # A crash between writing the checkpoint and emptying the journal:
+            # the checkpoint already holds these records.
+            records, valid = [], 0
+            self._journal.truncate()
+        elif epoch > self._generation:
+            raise ChainError(
+                f"data_dir: {self._journal.path} continues checkpoint generation {epoch}, but"
+                f" {self.data_dir / _CHECKPOINT} is generation {self._generation} (missing or replaced);"
+                " move the whole directory away to start over"
+            )
+        self._journal_offset = valid
+        if valid == 0:
+            self._journal_offset = self._journal.append(("epoch", self._generation))
+            records = [("epoch", self._generation)]
+        self._journal_head = self._journal.first_record() if records[0][0] == "epoch" else None
+        self._replay(records)
+        self._records_since_checkpoint = sum(1 for r in records if r[0] != "epoch")
+        self._ckpt_key = key
+        return self._records_since_checkpoint
+
+    def refresh(self) -> int:
+        """Catch up with what other processes wrote to the data directory; returns records replayed.
+
+        If the checkpoint file changed since this object loaded or wrote it,
+        everything is reloaded (checkpoint, then the whole journal); otherwise
+        only the journal records after the offset this object has consumed are
+        read and replayed. A torn tail (a writer that died mid-record) is not
+        replayed and is cut off, so the caller must be the only writer while
+        this runs (:class:`~ledgerlearn.chain.shared.SharedLocalChain` holds a
+        lock). Snapshots are dropped by a reload. A chain without a data
+        directory, or a closed one, has nothing to catch up with.
+        """
+        if self.data_dir is None or self._journal is None:
+            return 0
+        size = self._journal.size()
+        head = self._journal_head
+        if (
+            self._checkpoint_key() != self._ckpt_key
+            or size < self._journal_offset
+            or (head is not None and self._journal.pread(len(head), 0) != head)
+        ):
+            self.reloads += 1
+            return self._load_all()
+        if size == self._journal_offset:
+            return 0
+        records, valid, size = _Journal.read_from(self._journal.path, self._journal_offset)
+        if valid < size:
+            self._journal.truncate(valid)  # a writer died mid-record: that record was never acknowledged
+        try:
+            self._replay(records)
+        except BaseException:
+            self._ckpt_key = _STALE  # partly applied: rebuild from scratch next time
+            raise
+        self._journal_offset = valid
+        replayed = sum(1 for r in records if r[0] != "epoch")
+        self._records_since_checkpoint += replayed
+        return replayed
+
+    def invalidate(self) -> None:
+        """Distrust the state in memory: the next :meth:`refresh` rebuilds it from the data directory.
+
+        For when an operation was interrupted half-way (a transaction executed
+        but not journaled, say): the directory, not this object, is the truth.
+        """
+        self._ckpt_key = _STALE
+
+    def close(self, *, checkpoint: bool = True) -> None:
+        """Checkpoint (unless ``checkpoint=False``) and close the journal."""
         if self._journal is not None:
-            self.checkpoint()
+            if checkpoint:
+                self.checkpoint()
             self._journal.close()
             self._journal = None

@@ -194,6 +194,23 @@ def open_chain(env: Env) -> Chain:
     return LocalChain(chain_dir, clock="wall")
 
 
+def open_shared_chain(env: Env) -> Chain:
+    """Like :func:`open_chain`, for long-running processes that share the embedded chain.
+
+    RpcChain for ``--rpc-url``; else a :class:`SharedLocalChain` in
+    ``<data-dir>/chain`` that takes ``<data-dir>/chain.lock`` per operation
+    (not for the whole command), so several agents and one-shot commands can
+    take turns. The caller closes it.
+    """
+    if env.rpc_url:
+        from ledgerlearn.chain.rpc import RpcChain
+
+        return RpcChain(env.rpc_url)
+    from ledgerlearn.chain.shared import SharedLocalChain
+
+    return SharedLocalChain(env.data_dir / "chain", lock_path=env.data_dir / "chain.lock", clock="wall")
+
+
 def resolve_account(env: Env, spec: str | None, *, must_sign: bool = True) -> str:
     chain = env.chain
     accounts = chain.accounts
