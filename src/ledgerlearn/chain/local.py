@@ -265,6 +265,23 @@ class LocalChain(Chain):
     def accounts(self) -> list[str]:
         return list(self._accounts)
 
+    def add_account(self, account) -> str:
+        """Sign for one more key (an eth-account ``LocalAccount``, or key bytes/hex); returns its address.
+
+        In-memory chains only: a durable chain replays its journal in other
+        processes, which would not hold the key.
+        """
+        if self.data_dir is not None:
+            raise ValidationError("account: extra keys are for in-memory chains; a durable chain signs with dev accounts only")
+        from ledgerlearn.chain.accounts import resolve_accounts
+
+        (acct,) = resolve_accounts([account])
+        addr = checksum(acct.address)
+        if addr not in self._keys:
+            self._keys[addr] = keys.PrivateKey(bytes(acct.key))
+            self._accounts.append(addr)
+        return addr
+
     def balance(self, address: str) -> int:
         return self._state.get_balance(to_canonical_address(checksum(address)))
 
