@@ -8,6 +8,7 @@ Addresses are checksummed ``0x`` strings, money is integer wei, data is bytes.
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import dataclass, field
 
 from eth_utils import to_checksum_address
@@ -170,3 +171,22 @@ class Chain(abc.ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def next_timestamp(chain: Chain) -> int:
+    """Best estimate of the timestamp the next transaction on ``chain`` will get.
+
+    Embedded chains know it exactly (a virtual clock moves only when a block
+    is mined); for a node it is at least the wall clock.
+    """
+    nxt = getattr(chain, "next_timestamp", None) or getattr(chain, "_next_timestamp", None)
+    if callable(nxt):
+        try:
+            return int(nxt())
+        except Exception:  # noqa: BLE001 - fall back to the last block
+            pass
+    ts = chain.timestamp()
+    if getattr(chain, "clock", "wall") == "virtual":
+        return ts + 1
+    return max(ts + 1, int(time.time()))
+

@@ -254,8 +254,9 @@ def err_console() -> Console:
     return Console(stderr=True, width=None if sys.stderr.isatty() else 200, highlight=False)
 
 
-def print_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=_json_default))
+def print_json(obj: Any, *, line: bool = False) -> None:
+    """Print ``obj`` as JSON: indented, or on one line (``line=True``, for event streams)."""
+    typer.echo(json.dumps(obj, indent=None if line else 2, default=_json_default))
 
 
 def _json_default(o: Any):

@@ -36,6 +36,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ledgerlearn.chain.base import checksum
+from ledgerlearn.cli import market_data
 from ledgerlearn.cli.common import (
     AccountOpt,
     DataDirOpt,
@@ -57,13 +58,14 @@ from ledgerlearn.errors import LedgerlearnError, NotFoundError, TransactionRever
 from ledgerlearn.jsonfile import read_json
 from ledgerlearn.shared_models.status import format_duration, format_eth, parse_amount, parse_duration
 
-app = typer.Typer(name="market", help="Prediction markets on chain: bounties for data that improve a model.", no_args_is_help=True)
+app = typer.Typer(name="market", help="Markets on chain: prediction-market bounties and the secure data market.", no_args_is_help=True)
 bounty_app = typer.Typer(
     name="bounty",
     help="Prediction-market bounty: a provider pays for contributions that improve a perceptron on a hidden test set.",
     no_args_is_help=True,
 )
 app.add_typer(bounty_app, name="bounty")
+app.add_typer(market_data.app, name="data")
 
 #: Supported ``--dataset`` values (text data sets with two classes).
 DATASETS = ("imdb",)

@@ -26,7 +26,6 @@ The contract ABI is built from the interface in ``docs/contracts-interface.md``
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -34,7 +33,7 @@ from functools import lru_cache
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from ledgerlearn.chain.base import Chain, Log, Receipt, checksum
+from ledgerlearn.chain.base import Chain, Log, Receipt, checksum, next_timestamp
 from ledgerlearn.chain.contract import Contract, ContractABI
 from ledgerlearn.encoders import (
     NONE,
@@ -344,16 +343,7 @@ class SharedModel:
 
     def now(self) -> int:
         """Best estimate of the timestamp the next transaction will get."""
-        nxt = getattr(self.chain, "next_timestamp", None) or getattr(self.chain, "_next_timestamp", None)
-        if callable(nxt):
-            try:
-                return int(nxt())
-            except Exception:  # noqa: BLE001 - fall back to the last block
-                pass
-        ts = self.chain.timestamp()
-        if getattr(self.chain, "clock", "wall") == "virtual":
-            return ts + 1
-        return max(ts + 1, int(time.time()))
+        return next_timestamp(self.chain)
 
     # --------------------------------------------------------------- encoding
     @property
