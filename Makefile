@@ -44,6 +44,7 @@ bench: $(STAMP) $(ANVIL)
 	$(BIN)/ledgerlearn bench throughput
 	$(BIN)/ledgerlearn bench simulation
 	$(BIN)/ledgerlearn bench market
+	$(BIN)/ledgerlearn bench market-data
 
 clean:
 	rm -rf $(VENV) .tools build dist src/*.egg-info

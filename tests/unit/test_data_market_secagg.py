@@ -250,7 +250,9 @@ def test_shamir_threshold():
     with pytest.raises(ValidationError):
         split_mask_key(key, [1, 2, 3], 1)  # t = 1 would give everybody the key
     with pytest.raises(ValidationError):
-        split_mask_key(key, [1, 2], 3)
+        split_mask_key(key, [1, 2], 4)  # more than the dealer and its two share holders
+    # t = group size (groups of two): allowed, though the others can never rebuild the key.
+    assert sorted(split_mask_key(key, [2], 2)) == [2]
 
 
 # --------------------------------------------------------------------------- a group without a chain
@@ -294,7 +296,7 @@ def test_shares_blob_requires_every_encryption_key():
     with pytest.raises(ValidationError, match="no encryption key"):
         shares_blob(g.enc[me], me, g.mask[me], g.slots, pks, 2, CTX)
     with pytest.raises(ValidationError):
-        shares_blob(g.enc[me], me, g.mask[me], g.slots, g.enc_pks, 3, CTX)  # only 2 other holders
+        shares_blob(g.enc[me], me, g.mask[me], g.slots, g.enc_pks, 4, CTX)  # more than the group of 3
 
 
 def test_masked_lanes_checks_its_inputs():

@@ -199,3 +199,57 @@ def market(
         [[f"{r.test_size} ({r.scored_samples})", r.pieces, f"{r.test_features:,}", r.process_calls, r.passes, f"{r.reward_gas_per_contribution:,}",
           f"{r.max_call_gas:,} (limit {STEP_LIMIT:,})", f"{r.reveal_gas:,}", "yes" if r.gas_exact else "NO (estimate)"] for r in rows],
     )
+
+
+@app.command("market-data")
+@cli_errors
+def market_data(
+    fmt: FormatOpt = OutputFormat.table,
+    owners: Annotated[str, typer.Option("--owners", help="Comma-separated numbers of data owners for the gas table.")] = "6,12,20",
+    archs: Annotated[str, typer.Option("--archs", help="Comma-separated public-part sizes for the gas table: small, medium.")] = "small,medium",
+    engine: Annotated[str, typer.Option("--engine", help="Gas table engine: exact (transaction gas) or fast (estimate).")] = "exact",
+    accuracy: Annotated[bool, typer.Option("--accuracy/--no-accuracy", help="Also run the MNIST accuracy and robustness tasks.")] = True,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Secure data market: MNIST accuracy before/after, 20% malicious with and without Multi-Krum, gas, chain time."""
+    from ledgerlearn.bench.market_data import PAPER, measure
+    from ledgerlearn.errors import ValidationError
+    from ledgerlearn.markets.data.model import ARCHITECTURES
+
+    try:
+        owner_list = [int(s) for s in owners.split(",") if s.strip()]
+    except ValueError:
+        raise ValidationError(f"--owners: expected comma-separated integers, got {owners!r}") from None
+    if not owner_list or min(owner_list) < 3:
+        raise ValidationError("--owners: every value must be at least 3 (one group)")
+    arch_list = [a.strip() for a in archs.split(",") if a.strip()]
+    for a in arch_list:
+        if a not in ARCHITECTURES:
+            raise ValidationError(f"--archs: unknown public part {a!r} (known: {', '.join(ARCHITECTURES)})")
+    if engine not in ("exact", "fast"):
+        raise ValidationError(f"--engine: expected exact or fast, got {engine!r}")
+    bench = measure(owners=owner_list, archs=arch_list, engine=engine, accuracy=accuracy, seed=seed, progress=info)
+    if fmt == OutputFormat.json:
+        print_json(bench.to_json())
+        return
+    if bench.accuracy:
+        print_table(
+            f"Model owner's MNIST accuracy (paper: {PAPER['accuracy_before']:.0%} -> {PAPER['accuracy_after']:.0%})",
+            ["task", "owners (malicious)", "before", "after", "per round", "paid to malicious", "chain ms / round"],
+            [[r.label, f"{r.n_owners} ({r.malicious})", f"{r.accuracy_before:.2%}",
+              "-" if r.accuracy_after is None else f"{r.accuracy_after:.2%}",
+              " ".join("-" if a is None else f"{a:.1%}" for a in r.accuracy_per_round), f"{r.malicious_paid_wei:,} wei",
+              " ".join(f"{ms:.0f}" for ms in r.processing_ms_per_round)] for r in bench.accuracy],
+        )
+    def g(row, rnd, op):
+        v = row.gas_per_round[rnd].get(op) if rnd < len(row.gas_per_round) else None
+        return "-" if v is None else f"{v:,}"
+    print_table(
+        f"Gas per operation ({engine} engine{'' if engine == 'exact' else ': execution estimate'}); round 1 has one dropout recovered",
+        ["owners", "groups (f)", "params", "register", "post_keys", "first submit", "submit (round 2)", "recover", "finalize r1", "finalize r2", f"chain ms / round, exact | fast (paper {PAPER['processing_ms']})"],
+        [[r.n_owners, f"{r.groups} ({r.byzantine_groups})", f"{r.n_params:,}", f"{r.gas['register']['mean']:,}", g(r, 1, "post_keys"),
+          f"{r.gas['submit']['max']:,}", g(r, 1, "submit"), g(r, 0, "recover"), g(r, 0, "finalize"), g(r, 1, "finalize"),
+          " ".join(f"{ms:.0f}" for ms in r.processing_ms_per_round) + " | " + " ".join(f"{ms:.0f}" for ms in r.fast_processing_ms_per_round)]
+         for r in bench.gas],
+    )
+

@@ -92,6 +92,20 @@ def try_recover(task: DataMarketTask, round_: int, *, sender: str) -> int:
     return sent
 
 
+def try_start(task: DataMarketTask, *, sender: str) -> bool:
+    """Start the task once registration is full or its deadline passed (anyone may)."""
+    if task.phase() != REGISTRATION:
+        return False
+    full = task.call("registered_count") >= task.params().max_dos
+    if not full and task.now() < task.call("register_deadline"):
+        return False
+    try:
+        task.start(sender=sender)
+        return True
+    except TransactionReverted:
+        return False  # another agent was first
+
+
 def try_finalize(task: DataMarketTask, *, sender: str) -> bool:
     if task.phase() != ROUNDS or not task.can_finalize():
         return False
@@ -112,6 +126,9 @@ class DataOwnerConfig:
     drop_round: int | None = None
     training: LocalTraining = field(default_factory=lambda: DEFAULT_TRAINING)
     seed: int = 0
+    #: ``update_fn(round, public_part) -> float update`` replaces local training
+    #: (benchmarks and tests that measure the protocol, not the model).
+    update_fn: Callable[[int, np.ndarray], np.ndarray] | None = None
 
 
 class DataOwnerAgent:
@@ -178,7 +195,8 @@ class DataOwnerAgent:
     def _step(self) -> bool:
         phase = self.task.phase()
         if phase == REGISTRATION:
-            return False
+            # Not waiting for the model owner: it may have vanished after paying the escrow.
+            return try_start(self.task, sender=self.me)
         if phase in TERMINAL:
             return self._withdraw()
         r = self.task.current_round()
@@ -219,6 +237,8 @@ class DataOwnerAgent:
     def local_update(self, r: int) -> np.ndarray:
         """This data owner's float update of the public part for round ``r``."""
         params = self.task.params()
+        if self.config.update_fn is not None:
+            return np.asarray(self.config.update_fn(r, self.public.latest()), dtype=np.float64)
         return local_update(
             self.public.arch, self.public.latest(), params.head_seed, self.x, self.y, self.config.training,
             attack=self.config.attack, attack_scale=self.config.attack_scale, seed=self.config.seed * 1000 + r,
@@ -375,9 +395,7 @@ class OwnerAgent:
         phase = self.task.phase()
         sent = False
         if phase == REGISTRATION:
-            full = self.task.call("registered_count") >= self.task.params().max_dos
-            if full or self.task.now() >= self.task.call("register_deadline"):
-                self.task.start(sender=self.me)
+            if try_start(self.task, sender=self.me):
                 self.log(f"task started: {self.task.phase_name()}, {self.task.group_count()} groups")
                 return True
             return False

@@ -27,6 +27,7 @@ from ledgerlearn.markets.data.model import (
     DEFAULT_Q_SCALE,
     OwnerModel,
     architecture,
+    initial_public_part,
     non_iid_split,
 )
 from ledgerlearn.markets.data.packing import MAX_DOS
@@ -166,8 +167,16 @@ def run_scenario(
     blobs: BlobStore | None = None,
     log: Callable[[str], None] | None = None,
     on_round: Callable[[RoundReport], None] | None = None,
+    owner_learns: bool = True,
+    role_override: Callable[[int, DataOwnerConfig], DataOwnerConfig] | None = None,
 ) -> ScenarioResult:
-    """Run one task to the end on ``chain`` (a virtual clock: deadlines are jumped over)."""
+    """Run one task to the end on ``chain`` (a virtual clock: deadlines are jumped over).
+
+    ``owner_learns=False`` skips the model owner's training and scoring (a
+    seeded initial public part; accuracies are NaN/None): for runs that
+    measure the protocol only, with ``role_override(i, config)`` giving data
+    owner ``i`` e.g. a synthetic ``update_fn``.
+    """
     t0 = time.perf_counter()
     if dataset is None:
         from ledgerlearn.datasets import load
@@ -185,8 +194,11 @@ def run_scenario(
     dos = fund_accounts(chain, scenario.n_owners, funder=mo, amount=10**18)
 
     owner_model = OwnerModel(scenario.arch, dataset.x_train[private], dataset.y_train[private], seed=scenario.seed)
-    initial = owner_model.fit_initial()
-    before = owner_model.accuracy(x_test, y_test)
+    if owner_learns:
+        initial = owner_model.fit_initial()
+        before = owner_model.accuracy(x_test, y_test)
+    else:
+        initial, before = initial_public_part(scenario.arch, scenario.seed), float("nan")
     key = blobs.put(encode_public_part(scenario.arch, initial))
     params = TaskParams(
         public_part_uri=blobs.uri(key), public_part_hash=bytes.fromhex(key[2:]), n_params=initial.size,
@@ -203,8 +215,10 @@ def run_scenario(
         owner_model.fine_tune(public)
         return owner_model.accuracy(x_test, y_test)
 
-    owner = OwnerAgent(task, mo, blobs=blobs, evaluate=evaluate, log=log, on_round=on_round)
+    owner = OwnerAgent(task, mo, blobs=blobs, evaluate=evaluate if owner_learns else None, log=log, on_round=on_round)
     roles = scenario.roles()
+    if role_override is not None:
+        roles = [role_override(i, c) for i, c in enumerate(roles)]
     agents = [
         DataOwnerAgent(task, a, dataset.x_train[idx], dataset.y_train[idx], blobs=blobs, config=cfg, log=log)
         for a, idx, cfg in zip(dos, shards, roles)

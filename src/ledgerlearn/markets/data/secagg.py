@@ -302,8 +302,11 @@ def split_mask_key(mask_key: KeyPair, slots: Iterable[int], threshold: int) -> d
     slots = list(slots)
     if len(set(slots)) != len(slots) or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in slots):
         raise ValidationError(f"slots: expected distinct positive integers, got {slots}")
-    _check_threshold(threshold, len(slots), "share holders")
-    n = max(slots)
+    # The dealer counts towards the group: with t = group size (e.g. groups of
+    # two) the others can never rebuild the key, and a group that loses a
+    # member is invalid anyway (fewer than t submitted), as the contract says.
+    _check_threshold(threshold, len(slots) + 1, "members of the group")
+    n = max(max(slots), threshold)
     halves = [dict(Shamir.split(threshold, n, mask_key.private[i : i + 16])) for i in (0, 16)]
     return {s: halves[0][s] + halves[1][s] for s in slots}
 
