@@ -130,18 +130,18 @@ def _loop(task, steps, poll: float, *, stop=lambda: False) -> None:
 @app.command("demo")
 @cli_errors
 def demo(
-    owners: OwnersOpt = 12,
+    owners: OwnersOpt = 15,
     sign_flip: Annotated[int, typer.Option("--sign-flip", help="Data owners that submit -10 x their update.")] = 1,
     scaled_noise: Annotated[int, typer.Option("--scaled-noise", help="Data owners that submit noise 10 x the size of an update.")] = 1,
     label_flip: Annotated[int, typer.Option("--label-flip", help="Data owners that train on flipped labels.")] = 0,
     dropouts: Annotated[int, typer.Option("--dropouts", help="Data owners that post keys in --drop-round, then vanish.")] = 1,
     drop_round: Annotated[int, typer.Option("--drop-round", help="Round the dropouts vanish in.")] = 2,
-    rounds: Annotated[int, typer.Option("--rounds", help="Rounds of secure aggregation.")] = 4,
+    rounds: Annotated[int, typer.Option("--rounds", help="Rounds of secure aggregation.")] = 5,
     group_size: Annotated[int, typer.Option("--group-size", help="Data owners per secure-aggregation group.")] = 3,
     threshold: Annotated[int, typer.Option("--threshold", help="Shares needed to recover a dropped member.")] = 2,
-    byzantine_groups: Annotated[int, typer.Option("--byzantine-groups", help="Groups Multi-Krum assumes malicious (0: plain mean).")] = 1,
+    byzantine_groups: Annotated[int, typer.Option("--byzantine-groups", help="Groups Multi-Krum assumes malicious (0: plain mean).")] = 2,
     arch: Annotated[Optional[str], typer.Option("--arch", help="CNN: small or medium public part.")] = None,
-    private_samples: PrivateOpt = 300,
+    private_samples: PrivateOpt = 100,
     samples_per_owner: Annotated[int, typer.Option("--samples-per-owner", help="MNIST images per data owner (two classes each).")] = 2000,
     engine: Annotated[str, typer.Option("--engine", help="Embedded engine: fast (pyrevm) or exact (py-evm, exact gas).")] = "fast",
     seed: SeedOpt = 0,
@@ -219,7 +219,7 @@ def serve_owner(
     submit_window: Annotated[str, typer.Option("--submit-window", help="Time to submit masked updates.")] = "5m",
     recover_window: Annotated[str, typer.Option("--recover-window", help="Time to recover dropped members.")] = "2m",
     arch: Annotated[str, typer.Option("--arch", help="CNN: small or medium public part.")] = "small",
-    private_samples: PrivateOpt = 300,
+    private_samples: PrivateOpt = 100,
     seed: SeedOpt = 0,
     blobs: BlobsOpt = None,
     poll: PollOpt = 0.5,
@@ -235,8 +235,8 @@ def serve_owner(
     from ledgerlearn.markets.data.agents import OwnerAgent
     from ledgerlearn.markets.data.blobstore import encode_public_part
     from ledgerlearn.markets.data.client import DataMarketTask, TaskParams
-    from ledgerlearn.markets.data.model import DEFAULT_Q_CLIP, DEFAULT_Q_SCALE, OwnerModel, architecture
-    from ledgerlearn.markets.data.scenario import partition_mnist_private
+    from ledgerlearn.markets.data.model import DEFAULT_Q_CLIP, DEFAULT_Q_SCALE, OwnerModel, architecture, initial_public_part
+    from ledgerlearn.markets.data.scenario import partition_mnist_private, single_torch_thread
     from ledgerlearn.store.deployments import validate_name
 
     if name is not None:
@@ -253,11 +253,13 @@ def serve_owner(
     if name is not None and _records(env).find(chain.chain_id, name) is not None:
         raise ValidationError(f"name: a market named {name!r} is already recorded; pick another name")
 
+    single_torch_thread()
     data = load("mnist")
     private = partition_mnist_private(len(data.y_train), private_samples, seed)
     model = OwnerModel(arch, data.x_train[private], data.y_train[private], seed=seed)
-    initial = model.fit_initial()
+    model.fit_initial()  # the "before" model: the owner's own data only
     before = model.accuracy(data.x_test, data.y_test)
+    initial = initial_public_part(arch, seed)  # what the market improves (see scenario.run_scenario)
     key = store.put(encode_public_part(arch, initial))
     params = TaskParams(
         public_part_uri=store.uri(key), public_part_hash=bytes.fromhex(key[2:]), n_params=initial.size,
@@ -302,7 +304,7 @@ def join(
     owner_index: Annotated[int, typer.Option("--owner-index", help="Which non-IID MNIST shard this data owner holds (0-based).")],
     owners: Annotated[Optional[int], typer.Option("--owners", help="Shards in the split. [default: the task's number of data owners]")] = None,
     samples: Annotated[int, typer.Option("--samples", help="MNIST images in this data owner's shard.")] = 2000,
-    private_samples: PrivateOpt = 300,
+    private_samples: PrivateOpt = 100,
     attack: Annotated[Optional[str], typer.Option("--attack", help="Behave maliciously: label_flip, sign_flip or scaled_noise.")] = None,
     drop_round: Annotated[Optional[int], typer.Option("--drop-round", help="Post keys in this round, then stop (a dropout).")] = None,
     keys: Annotated[Optional[Path], typer.Option("--keys", help="Key file (mode 0600). [default: <data-dir>/keys/<task>-<account>.json]")] = None,
@@ -319,7 +321,7 @@ def join(
     from ledgerlearn.datasets import load
     from ledgerlearn.markets.data.agents import DataOwnerAgent, DataOwnerConfig
     from ledgerlearn.markets.data.model import ATTACKS
-    from ledgerlearn.markets.data.scenario import partition_mnist
+    from ledgerlearn.markets.data.scenario import partition_mnist, single_torch_thread
 
     if attack is not None and attack not in ATTACKS:
         raise typer.BadParameter(f"unknown attack {attack!r} (one of: {', '.join(ATTACKS)})", param_hint="'--attack'")
@@ -331,6 +333,7 @@ def join(
         raise typer.BadParameter(f"expected 0 .. {n - 1}, got {owner_index}", param_hint="'--owner-index'")
     if drop_round is not None and not 1 <= drop_round <= task.params().rounds:
         raise typer.BadParameter(f"expected 1 .. {task.params().rounds}, got {drop_round}", param_hint="'--drop-round'")
+    single_torch_thread()
     data = load("mnist")
     _, shards = partition_mnist(data.y_train, n_owners=n, private_samples=private_samples, samples_per_owner=samples, seed=seed)
     idx = shards[owner_index]
