@@ -143,7 +143,7 @@ def _n_params(arch: str) -> int:
 class _TinyDataset:
     """Stand-in images for gas runs (updates are random; the data is never trained on)."""
 
-    def __init__(self, n: int = 400):
+    def __init__(self, n: int = 2000):
         rng = np.random.default_rng(0)
         self.x_train = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         self.y_train = np.arange(n) % 10
