@@ -298,7 +298,7 @@ def test_public_part_encoding_round_trip_and_errors():
     assert data == encode_public_part("medium", v.copy())  # deterministic bytes
     arch, back = decode_public_part(data)
     assert arch == "medium" and back.dtype == np.float32 and np.array_equal(back, v)
-    assert len(data) == len(data) - 4 * v.size + 4 * v.size
+    assert data[:4] == b"LLPP" and len(data) == 8 + int.from_bytes(data[4:8], "big") + 4 * v.size
     with pytest.raises(ValidationError):
         decode_public_part(b"XXXX" + data[4:])
     with pytest.raises(ValidationError):
