@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ledgerlearn.markets.data.scenario import Scenario, ScenarioResult, run_scenario
+from ledgerlearn.simulation.runner import make_chain
 
 #: The paper's headline (OmniLytics 2021): accuracy before -> after, and processing time.
 PAPER = {"accuracy_before": 0.62, "accuracy_after": 0.83, "processing_ms": 500}
@@ -77,23 +78,13 @@ class DataMarketBench:
         return {"paper": self.paper, "accuracy": [asdict(r) for r in self.accuracy], "gas": [asdict(r) for r in self.gas]}
 
 
-def _chain(engine: str):
-    if engine == "exact":
-        from ledgerlearn.chain.local import LocalChain
-
-        return LocalChain()
-    from ledgerlearn.chain.fast import FastLocalChain
-
-    return FastLocalChain()
-
-
 def _processing_ms(result: ScenarioResult) -> list[float]:
     return [round(1000 * r.processing_s, 1) for r in result.rounds]
 
 
 def accuracy_row(label: str, scenario: Scenario, *, engine: str = "fast", dataset=None) -> AccuracyRow:
     """Run one MNIST task and summarise the model owner's accuracy and who got paid."""
-    result = run_scenario(scenario, _chain(engine), dataset=dataset)
+    result = run_scenario(scenario, make_chain(engine), dataset=dataset)
     malicious = {a for a, role in result.roles.items() if role in ("sign_flip", "scaled_noise", "label_flip")}
     paid = sum(amount for r in result.rounds for a, amount in r.paid.items() if a in malicious)
     return AccuracyRow(
@@ -123,7 +114,7 @@ def gas_row(
         dropouts=dropouts, drop_round=1, arch=arch, private_samples=20, samples_per_owner=20, test_samples=10,
     )
     result = run_scenario(
-        scenario, _chain(engine), dataset=_TinyDataset(), owner_learns=False,
+        scenario, make_chain(engine), dataset=_TinyDataset(), owner_learns=False,
         role_override=lambda i, cfg: DataOwnerConfig(drop_round=cfg.drop_round, update_fn=_random_update(i), seed=cfg.seed),
     )
     return GasRow(

@@ -153,6 +153,7 @@ def demo(
 
     from ledgerlearn.markets.data.model import DEFAULT_ARCH
     from ledgerlearn.markets.data.scenario import Scenario, run_scenario
+    from ledgerlearn.simulation.runner import make_chain
 
     if engine not in ("fast", "exact"):
         raise typer.BadParameter(f"expected fast or exact, got {engine!r}", param_hint="'--engine'")
@@ -165,7 +166,7 @@ def demo(
         attacks=attacks, dropouts=dropouts, drop_round=drop_round, arch=arch or DEFAULT_ARCH,
         private_samples=private_samples, samples_per_owner=samples_per_owner, seed=seed,
     )
-    chain = _embedded_chain(engine)
+    chain = make_chain(engine)
     fmt = format
     if fmt != OutputFormat.json:
         info(f"data market on {chain.engine_name}: {owners} data owners, {rounds} rounds, groups of {group_size}; training on MNIST ...")
@@ -188,16 +189,6 @@ def demo(
                 [[op, g["count"], f"{g['mean']:,}", f"{g['max']:,}"] for op, g in result.gas.items()])
     print_table("Money (wei, net of gas)", ["account", "role", "net"],
                 [[a, result.roles.get(a, "model owner"), f"{v:+,}"] for a, v in result.net_wei.items()])
-
-
-def _embedded_chain(engine: str):
-    if engine == "exact":
-        from ledgerlearn.chain.local import LocalChain
-
-        return LocalChain()
-    from ledgerlearn.chain.fast import FastLocalChain
-
-    return FastLocalChain()
 
 
 # ----------------------------------------------------------- serve-owner

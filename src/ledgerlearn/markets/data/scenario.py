@@ -125,7 +125,12 @@ def single_torch_thread() -> None:
 
 def partition_mnist_private(n: int, private_samples: int, seed: int) -> np.ndarray:
     """The model owner's private indices among ``n`` training images."""
-    return np.sort(np.random.default_rng(seed).permutation(n)[:private_samples])
+    return np.sort(_mnist_order(n, seed)[:private_samples])
+
+
+def _mnist_order(n: int, seed: int) -> np.ndarray:
+    # The one permutation both the owner's and the data owners' processes derive.
+    return np.random.default_rng(seed).permutation(n)
 
 
 def partition_mnist(
@@ -142,7 +147,7 @@ def partition_mnist(
     Deterministic in its arguments, so a data owner started as its own process
     finds its shard from ``--owner-index`` alone.
     """
-    order = np.random.default_rng(seed).permutation(len(y_train))
+    order = _mnist_order(len(y_train), seed)
     private = np.sort(order[:private_samples])
     rest = order[private_samples:]
     shards = non_iid_split(y_train[rest], n_owners, classes_per_owner, seed=seed, samples_per_owner=samples_per_owner)
