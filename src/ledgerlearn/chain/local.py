@@ -69,6 +69,15 @@ def _tx_gas(gas_limit: int, comp) -> int:
     return used - min(comp.get_gas_refund(), used // 5) + getattr(comp, "data_floor_gas", 0)
 
 
+class _ReplayedTransaction(SpoofTransaction):
+    """A journalled transaction replayed without its sender's key."""
+
+    @property
+    def hash(self) -> bytes:
+        tx = self.spoof_target
+        return keccak(b"replayed" + self.sender + tx.nonce.to_bytes(32, "big") + bytes(tx.to) + bytes(tx.data))
+
+
 @dataclass
 class _Run:
     """What an engine returns for an accepted transaction."""
@@ -268,11 +277,11 @@ class LocalChain(Chain):
     def add_account(self, account) -> str:
         """Sign for one more key (an eth-account ``LocalAccount``, or key bytes/hex); returns its address.
 
-        In-memory chains only: a durable chain replays its journal in other
-        processes, which would not hold the key.
+        On a durable chain the key stays in this process: the journal records
+        the transaction, not the key, and another process replaying it runs
+        it unsigned from the same sender (same state, gas and logs; its
+        transaction hash is then a local pseudo-hash).
         """
-        if self.data_dir is not None:
-            raise ValidationError("account: extra keys are for in-memory chains; a durable chain signs with dev accounts only")
         from ledgerlearn.chain.accounts import resolve_accounts
 
         (acct,) = resolve_accounts([account])
@@ -361,7 +370,11 @@ class LocalChain(Chain):
             chain_id=self.chain_id, nonce=nonce, max_priority_fee_per_gas=0, max_fee_per_gas=0,
             gas=gas_limit, to=to_canonical_address(to) if to else b"", value=value, data=data, access_list=(),
         )
-        signed = unsigned.as_signed_transaction(self._keys[sender], chain_id=self.chain_id)
+        key = self._keys.get(sender)
+        if key is not None:
+            signed = unsigned.as_signed_transaction(key, chain_id=self.chain_id)
+        else:  # replaying another process's transaction from a key it alone holds
+            signed = _ReplayedTransaction(unsigned, from_=to_canonical_address(sender))
         snap = state.snapshot()
         try:
             comp = state.apply_transaction(signed)

@@ -218,6 +218,11 @@ class SharedLocalChain(Chain):
     def accounts(self) -> list[str]:
         return self._chain.accounts  # fixed dev accounts: no need to lock
 
+    def add_account(self, account) -> str:
+        """Sign for one more key in this process (see :meth:`LocalChain.add_account`)."""
+        with self._mutex:
+            return self._chain.add_account(account)
+
     def balance(self, address: str) -> int:
         with self._op() as chain:
             return chain.balance(address)

@@ -50,7 +50,7 @@ CAP_SUBSETS: constant(uint256) = 16
 CAP_REPLICAS: constant(uint256) = 8
 CAP_ROUNDS: constant(uint256) = 1000
 POINTER_CAP: constant(uint256) = 160
-TEXT_CAP: constant(uint256) = 256
+TEXT_CAP: constant(uint256) = 512
 
 # instance status (FREE is the zero value: registering a dataset writes no instance)
 FREE: constant(uint8) = 0

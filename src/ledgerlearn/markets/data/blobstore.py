@@ -27,6 +27,7 @@ from ledgerlearn.errors import NotFoundError, ValidationError
 __all__ = ["BlobStore", "blob_key", "decode_public_part", "encode_public_part"]
 
 _KEY = re.compile(r"^0x[0-9a-f]{64}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,199}$")
 MAGIC = b"LLPP"
 VERSION = 1
 #: Upper bound on a header (bytes); real headers are about 60 bytes.
@@ -86,8 +87,14 @@ class BlobStore:
                     return key
             except FileNotFoundError:
                 pass
-        self.fs.makedirs(self._root, exist_ok=True)
-        tmp = f"{self._root}/.tmp-{key[2:18]}-{uuid.uuid4().hex}"
+        self._write(path, data)
+        return key
+
+    def _write(self, path: str, data: bytes) -> None:
+        # a temporary file next to the target, moved into place
+        parent = path.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
         try:
             with self.fs.open(tmp, "wb") as f:
                 f.write(data)
@@ -95,7 +102,30 @@ class BlobStore:
         finally:
             if self.fs.exists(tmp):
                 self.fs.rm(tmp)
-        return key
+
+    def put_named(self, name: str, data: bytes) -> None:
+        """Store ``data`` under a name both sides derive from chain records
+        (a mailbox: ``couples/<id>/round-3``); replaces what was there.
+
+        Named blobs carry no hash check of their own: readers authenticate
+        them (the training market encrypts them with an AEAD and checks a
+        hash recorded on chain).
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ValidationError("data: expected bytes")
+        self._write(self._named_path(name), bytes(data))
+
+    def get_named(self, name: str) -> bytes:
+        """The blob stored under ``name``; :class:`NotFoundError` when there is none (yet)."""
+        try:
+            return self.fs.cat_file(self._named_path(name))
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {name!r} not found in {self.url}") from None
+
+    def _named_path(self, name: str) -> str:
+        if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+            raise ValidationError(f"blob name: expected lowercase letters, digits and . _ - / (no '..'), got {name!r}")
+        return f"{self._root}/named/{name}"
 
     def get(self, key: str) -> bytes:
         """The blob stored under ``key``, after checking that its keccak256 is ``key``.

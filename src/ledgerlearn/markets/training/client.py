@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from ledgerlearn.chain.base import Chain, Receipt
+from ledgerlearn.chain.base import Chain, Receipt, checksum
 from ledgerlearn.chain.contract import Contract, deploy
 from ledgerlearn.contracts.compiler import Artifact, compile_file
 from ledgerlearn.markets.data.client import TxMeter
@@ -205,21 +205,23 @@ class TrainingMarket:
     # ---------------------------------------------------------------- views
     def dataset(self, dataset_id: bytes) -> Dataset:
         owner, m, n, fee, price, meta = self.contract.call("datasets", dataset_id)
-        return Dataset(owner, m, n, fee, price, meta)
+        return Dataset(checksum(owner), m, n, fee, price, meta)
 
     def instance(self, dataset_id: bytes, index: int) -> Instance:
         co, status, key, commit, nonce = self.contract.call("instances", dataset_id, index)
-        return Instance(co, INSTANCE_STATUS[status], key, commit, nonce)
+        return Instance(checksum(co), INSTANCE_STATUS[status], key, commit, nonce)
 
     def instances(self, dataset_id: bytes) -> list[Instance]:
         d = self.dataset(dataset_id)
         return [self.instance(dataset_id, i) for i in range(d.m * d.n)]
 
     def model(self, model_id: bytes) -> Model:
-        return Model(*self.contract.call("models", model_id))
+        owner, *rest = self.contract.call("models", model_id)
+        return Model(checksum(owner), *rest)
 
     def couple(self, couple_id: bytes) -> Couple:
         v = list(self.contract.call("couples", couple_id))
+        v[2] = checksum(v[2])
         v[3] = COUPLE_STATUS[v[3]]
         v[4] = PHASES[v[4]]
         return Couple(*v)
@@ -229,7 +231,7 @@ class TrainingMarket:
 
     def result(self, couple_id: bytes, round_: int, index: int) -> JobResult:
         co, status, commit, nonce = self.contract.call("result", couple_id, round_, index)
-        return JobResult(co, RESULT_STATUS[status], commit, nonce)
+        return JobResult(checksum(co), RESULT_STATUS[status], commit, nonce)
 
     def owed(self, member: str) -> int:
         return self.contract.call("owed", member)
