@@ -36,7 +36,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ledgerlearn.chain.base import checksum
-from ledgerlearn.cli import market_data
+from ledgerlearn.cli import market_data, market_training
 from ledgerlearn.cli.common import (
     AccountOpt,
     DataDirOpt,
@@ -66,6 +66,7 @@ bounty_app = typer.Typer(
 )
 app.add_typer(bounty_app, name="bounty")
 app.add_typer(market_data.app, name="data")
+app.add_typer(market_training.app, name="training")
 
 #: Supported ``--dataset`` values (text data sets with two classes).
 DATASETS = ("imdb",)

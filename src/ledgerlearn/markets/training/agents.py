@@ -76,6 +76,21 @@ class Agent:
     def chain(self) -> Chain:
         return self.market.chain
 
+    #: withdraw whatever the market owes as soon as it is owed (the serve commands)
+    auto_withdraw = False
+    CLOSED = ("completed", "cancelled", "declined")
+
+    def closed_couples(self) -> int:
+        """Couples on this agent's dataset that are over."""
+        return sum(self.market.couple(ev["couple_id"]).status in self.CLOSED
+                   for ev in self._events("CoupleRequested", dataset_id=self.dataset_id))
+
+    def _withdraw(self) -> bool:
+        if not self.auto_withdraw or self.market.owed(self.address) == 0:
+            return False
+        self.market.withdraw(self.address, sender=self.address)
+        return True
+
     def _events(self, name: str, **match) -> list[dict]:
         out = []
         for ev in self.market.events(name):
@@ -137,7 +152,7 @@ class DataOwnerAgent(Agent):
             elif c.status == "active" and c.phase == "drawing" and next_timestamp(self.chain) <= c.deadline:
                 m.draw_round(cid, self.hash_chain(cid, c.rounds).value(c.round), sender=self.address)
                 progress = True
-        return progress
+        return self._withdraw() or progress
 
 
 # --------------------------------------------------------------------------- cloud owner
@@ -212,7 +227,7 @@ class CloudOwnerAgent(Agent):
             c = m.couple(cid)
             if self._owes_job(cid, c):
                 progress |= self._do_job(cid, c)
-        return progress
+        return self._withdraw() or progress
 
     def _owes_job(self, cid: bytes, c: Couple) -> bool:
         if c.status != "active" or c.phase != "training" or not c.job_mask >> self.index & 1:
@@ -322,7 +337,7 @@ class ModelOwnerAgent(Agent):
 
     @property
     def done(self) -> bool:
-        return self.market.couple(self.couple_id).status in ("completed", "cancelled", "declined")
+        return self.market.couple(self.couple_id).status in self.CLOSED
 
     def step(self) -> bool:
         m = self.market
@@ -343,7 +358,7 @@ class ModelOwnerAgent(Agent):
             return True
         if c.status == "active" and c.phase == "training":
             return self._settle(c)
-        if c.status in ("completed", "cancelled", "declined") and m.owed(self.address) > 0:
+        if c.status in self.CLOSED and m.owed(self.address) > 0:
             self.withdrawn += m.owed(self.address)
             m.withdraw(self.address, sender=self.address)
             return True
