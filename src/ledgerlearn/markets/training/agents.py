@@ -118,6 +118,10 @@ class DataOwnerAgent(Agent):
         self.meta_hash = digest(meta)
         self.address = _use(self.chain, ids.account(f"do/{_hex(dataset_id)}"))
 
+    def payload_for(self, index: int, subset: int) -> bytes:
+        """The bytes instance ``index`` is sent (its subset; a test may send something else)."""
+        return self.payloads[subset]
+
     def hash_chain(self, couple_id: bytes, rounds: int) -> HashChain:
         return HashChain(self.ids.secret("chain", _hex(couple_id)), rounds)
 
@@ -134,7 +138,7 @@ class DataOwnerAgent(Agent):
             subset = d.subset_of(i)
             if inst.status == "claimed":
                 ctx = _ctx(self.dataset_id, i)
-                key = self.blobs.put(seal(self.payloads[subset], inst.enc_key, ctx))
+                key = self.blobs.put(seal(self.payload_for(i, subset), inst.enc_key, ctx))
                 m.deliver(self.dataset_id, i, seal(bytes.fromhex(key[2:]), inst.enc_key, ctx), sender=self.address)
                 progress = pending = True
             elif inst.status == "joined":
