@@ -177,3 +177,21 @@ def test_kill_9_keeps_every_acknowledged_transaction(tmp_path):
     chain = LocalChain(d)
     assert chain.balance(chain.accounts[1]) == acknowledged
     assert chain.block_number == 10
+
+
+def test_a_durable_chain_replays_transactions_of_keys_only_another_process_holds(tmp_path):
+    """Pseudonym keys stay in the process that holds them; another reader of the journal replays
+    their transactions unsigned, to the same state."""
+    from eth_account import Account
+
+    a = LocalChain(tmp_path)
+    pseudonym = a.add_account(Account.create())
+    a.send(TxRequest(sender=a.accounts[0], to=pseudonym, data=b"", value=10**18))
+    a.send(TxRequest(sender=pseudonym, to=a.accounts[1], data=b"", value=10**17))
+    b = LocalChain(tmp_path)  # holds no key for the pseudonym
+    assert pseudonym not in b.accounts
+    assert b.balance(pseudonym) == a.balance(pseudonym) and b.nonce(pseudonym) == 1
+    a.send(TxRequest(sender=pseudonym, to=a.accounts[1], data=b"", value=10**17))
+    assert b.refresh() == 1 and b.balance(a.accounts[1]) == a.balance(a.accounts[1])
+    with pytest.raises(ValidationError, match="not an account of this chain"):
+        b.send(TxRequest(sender=pseudonym, to=a.accounts[1], data=b"", value=1))

@@ -133,7 +133,7 @@ class DataOwnerAgent(Agent):
                                self.meta_hash, sender=self.address)
             return True
         progress = False
-        pending = False
+        pending = False  # instances not yet verified or rejected: approving now would leave them out
         for i, inst in enumerate(m.instances(self.dataset_id)):
             subset = d.subset_of(i)
             if inst.status == "claimed":
@@ -144,8 +144,8 @@ class DataOwnerAgent(Agent):
             elif inst.status == "joined":
                 ok = commitment(self.digests[subset], inst.nonce) == inst.commitment
                 m.verify(self.dataset_id, i, ok, sender=self.address)
-                progress = True
-            elif inst.status == "delivered":
+                progress = pending = True
+            elif inst.status in ("free", "delivered"):
                 pending = True
         for ev in self._events("CoupleRequested", dataset_id=self.dataset_id):
             cid = ev["couple_id"]
@@ -353,6 +353,8 @@ class ModelOwnerAgent(Agent):
             return True
         c = m.couple(self.couple_id)
         if c.status == "none":
+            if m.dataset(self.dataset_id).owner == ZERO_ADDRESS:
+                return False  # the data owner has not registered the dataset yet
             m.request_couple(self.couple_id, self.model_id, self.dataset_id, self.rounds, self.picks, self.timeout,
                              self.chain_values.head, self.key.public, sender=self.address)
             return True
