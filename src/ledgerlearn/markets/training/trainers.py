@@ -108,7 +108,7 @@ class OwnerTrainer:
         if spec.mode == "ckks":
             from ledgerlearn.markets.training import he
 
-            self._keys = he.HEKeys.generate()
+            self._keys = he.HEKeys.generate(d=spec.features.d, n_classes=spec.n_classes)
 
     def public_context(self) -> bytes | None:
         """What cloud owners need to compute on ciphertexts (ckks mode), without the secret key."""
