@@ -1,0 +1,1 @@
+"""Ownership-preserving training market: skewed replicated subsets, deterministic (optionally encrypted) local training."""
