@@ -219,3 +219,20 @@ def test_q8_members_appear_only_under_pseudonyms(dummy_world):
     assert keys
     for log in logs:
         assert not any(k in log.data for k in keys)
+
+
+def test_encrypted_training_through_the_market_matches_plaintext(data):
+    """ckks mode: cloud owners train on the encrypted model; replicas still agree byte for byte
+    (deterministic ciphertext arithmetic), and the accuracy is within 2 points of the same
+    rounds trained in plaintext."""
+    from ledgerlearn.markets.training.demo import run_demo
+
+    result = run_demo(DemoConfig(**{**SMALL, "mode": "ckks", "fraud": "dummy-model", "fraud_index": 0}), data=data)
+    acc = [r.accuracy for r in result.reports]
+    assert len(acc) == len(result.plaintext_accuracy) == 2
+    for enc, plain in zip(acc, result.plaintext_accuracy):
+        assert abs(enc - plain) <= 0.02
+    assert acc[-1] > 0.5
+    verdicts = {(rnd, i): v for rnd, i, v in result.detected()}
+    assert verdicts and set(verdicts.values()) == {"fraud"} and {i for _, i in verdicts} == {0}
+    assert result.fraudulent not in result.paid
