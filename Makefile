@@ -45,6 +45,7 @@ bench: $(STAMP) $(ANVIL)
 	$(BIN)/ledgerlearn bench simulation
 	$(BIN)/ledgerlearn bench market
 	$(BIN)/ledgerlearn bench market-data
+	$(BIN)/ledgerlearn bench caliper
 
 clean:
 	rm -rf $(VENV) .tools build dist src/*.egg-info

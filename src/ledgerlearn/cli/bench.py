@@ -19,14 +19,14 @@ import typer
 
 app = typer.Typer(
     name="bench",
-    help="Benchmarks: gas per operation, throughput (tables or --format json).",
+    help="Benchmarks: gas, throughput, simulations, markets, Caliper-method training-market load (tables or --format json).",
     no_args_is_help=True,
 )
 
 
 @app.callback()
 def _bench() -> None:
-    """Benchmarks: gas per operation, throughput."""
+    """Benchmarks: gas, throughput, simulations, markets, Caliper-method training-market load."""
 
 
 # ---------------------------------------------------------------------------
@@ -253,3 +253,94 @@ def market_data(
          for r in bench.gas],
     )
 
+
+
+def _csv(option: str, text: str, convert, what: str) -> list:
+    from ledgerlearn.errors import ValidationError
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ValidationError(f"{option}: expected comma-separated {what}, got {text!r}")
+    try:
+        return [convert(t) for t in items]
+    except ValueError:
+        raise ValidationError(f"{option}: expected comma-separated {what}, got {text!r}") from None
+
+
+@app.command("caliper")
+@cli_errors
+def caliper(
+    fmt: FormatOpt = OutputFormat.table,
+    rates: Annotated[str, typer.Option("--rates", help="Comma-separated target send rates (transactions per second).")] = "500,1000,1500",
+    duration: Annotated[float, typer.Option("--duration", help="Seconds of sending per rate (one wave of rate*duration/15 trainings).")] = 18.0,
+    backends: Annotated[str, typer.Option("--backends", help="Comma-separated: anvil, embedded (pyrevm), embedded-exact (py-evm).")] = "anvil,embedded",
+    block_size: Annotated[int, typer.Option("--block-size", help="anvil: mine a block when this many transactions are pending ...")] = 500,
+    block_timeout: Annotated[float, typer.Option("--block-timeout", help="... or this many seconds after the first pending one.")] = 1.0,
+    tick: Annotated[float, typer.Option("--tick", help="Seconds of slots sent as one JSON-RPC batch (anvil) / enqueued together (embedded).")] = 0.005,
+    datasets: Annotated[int, typer.Option("--datasets", help="Datasets (m=2 subsets x n=3 replicas, 6 cloud owners each).")] = 8,
+    model_owners: Annotated[int, typer.Option("--model-owners", help="Model-owner pseudonyms shared by the trainings.")] = 64,
+    commit_timeout: Annotated[float, typer.Option("--commit-timeout", help="Seconds after which an uncommitted transaction is a failure.")] = 30.0,
+    sign_processes: Annotated[int, typer.Option("--sign-processes", help="Processes signing the anvil transactions ahead of the run.")] = 1,
+) -> None:
+    """Caliper-method throughput of the training market's 15-transaction flow (send rate, throughput, latency, trainings/s)."""
+    from ledgerlearn.bench import caliper as cal
+    from ledgerlearn.errors import ValidationError
+
+    rate_list = _csv("--rates", rates, float, "positive numbers")
+    if any(not r > 0 or r != r or r == float("inf") for r in rate_list):
+        raise ValidationError(f"--rates: every rate must be a positive number, got {rates!r}")
+    backend_list = _csv("--backends", backends, str, "backend names")
+    for b in backend_list:
+        if b not in cal.BACKENDS:
+            raise ValidationError(f"--backends: unknown backend {b!r} (known: {', '.join(cal.BACKENDS)})")
+    checks = [
+        ("--duration", duration > 0, "must be positive"),
+        ("--block-size", block_size >= 1, "must be at least 1"),
+        ("--block-timeout", block_timeout > 0, "must be positive"),
+        ("--tick", 0 < tick <= 0.1, "must be in (0, 0.1] seconds"),
+        ("--datasets", datasets >= 1, "must be at least 1"),
+        ("--model-owners", model_owners >= 1, "must be at least 1"),
+        ("--commit-timeout", commit_timeout > 0, "must be positive"),
+        ("--sign-processes", 1 <= sign_processes <= 16, "must be 1..16"),
+    ]
+    for opt, ok, msg in checks:
+        if not ok:
+            raise ValidationError(f"{opt}: {msg}")
+    if "anvil" in backend_list:
+        from ledgerlearn.chain.anvil import find_anvil
+
+        if find_anvil() is None:
+            info("anvil is not installed (ledgerlearn node install): skipping the anvil runs")
+            backend_list = [b for b in backend_list if b != "anvil"]
+    settings = cal.BenchSettings(duration_s=duration, block_size=block_size, block_timeout_s=block_timeout, tick_s=tick,
+                                 datasets=datasets, model_owners=model_owners, commit_timeout_s=commit_timeout)
+    bench = cal.run_bench(rate_list, backend_list, settings, sign_processes=sign_processes, progress=info)
+    if fmt == OutputFormat.json:
+        print_json(bench.to_json())
+        return
+    p = cal.PAPER
+    rows = []
+    for r in bench.results:
+        lat = r.latency_ms
+        rows.append([r.backend, f"{r.target_tps:g}", f"{r.send_rate_tps:,.1f}", f"{r.throughput_tps:,.1f}",
+                     " / ".join(f"{lat.get(k, float('nan')):,.0f}" for k in ("avg", "p50", "p95", "max")),
+                     f"{r.failed:,} of {r.transactions:,}", f"{r.trainings_recorded:,} of {r.trainings:,}", f"{r.trainings_per_s:,.1f}"])
+    rows.append(["paper: Fabric + Caliper", "500-1500", "-", f"~{p['throughput_tps']:,} (falls sharply at 1,500)",
+                 p["latency"], "-", "-", f"{p['trainings_per_s'][0]}-{p['trainings_per_s'][1]}"])
+    rows.append(["paper: PostgreSQL alone", "-", "-", f"{p['postgres_tps'][0]:,}-{p['postgres_tps'][1]:,}", "-", "-", "-", "-"])
+    print_table(f"Training market, {len(cal.STEPS)} transactions per training, open loop, {duration:g} s per rate (Caliper definitions)",
+                ["backend", "target tps", "send rate", "throughput tps", "latency ms avg / p50 / p95 / max", "failed",
+                 "trainings recorded", "trainings/s"], rows)
+    anvil = [r for r in bench.results if r.backend == "anvil"]
+    if anvil:
+        print_table(f"anvil runs: block policy {block_size} pending or {block_timeout:g} s; signing ahead of the run",
+                    ["target tps", "blocks", "txs/block avg (max)", "evm_mine ms avg (max)", "submit lag ms p95 (max)",
+                     "signing s (us/tx)", "CPU s client / anvil"],
+                    [[f"{r.target_tps:g}", r.blocks, f"{r.block_txs.get('avg', 0):.0f} ({r.block_txs.get('max', 0):.0f})",
+                      f"{r.mine_ms.get('avg', 0):.0f} ({r.mine_ms.get('max', 0):.0f})",
+                      f"{r.submit_lag_ms.get('p95', 0):.0f} ({r.submit_lag_ms.get('max', 0):.0f})",
+                      f"{r.signing.seconds:.2f} ({r.signing.us_per_tx:.0f})" if r.signing else "-",
+                      f"{r.cpu_s.get('client', '-')} / {r.cpu_s.get('node', '-')}"] for r in anvil])
+    for r in bench.results:
+        for note in r.notes:
+            info(f"{r.backend} {r.target_tps:g} tps: {note}")
