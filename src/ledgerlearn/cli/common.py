@@ -211,6 +211,21 @@ def open_shared_chain(env: Env) -> Chain:
     return SharedLocalChain(env.data_dir / "chain", lock_path=env.data_dir / "chain.lock", clock="wall")
 
 
+def with_shared_env(ctx: typer.Context, **kw) -> Env:
+    """:func:`with_env` whose chain other processes can use at the same time (:func:`open_shared_chain`)."""
+    env = with_env(ctx, **kw)
+    env._chain = open_shared_chain(env)
+    env._stack.callback(env._chain.close)
+    return env
+
+
+def blob_store(env: Env, url: str | None):
+    """The markets' blob store: ``url`` (any fsspec URL or folder), else ``<data-dir>/blobs``."""
+    from ledgerlearn.markets.data.blobstore import BlobStore
+
+    return BlobStore(url or str(env.data_dir / "blobs"))
+
+
 def resolve_account(env: Env, spec: str | None, *, must_sign: bool = True) -> str:
     chain = env.chain
     accounts = chain.accounts

@@ -28,14 +28,15 @@ from ledgerlearn.cli.common import (
     OutputFormat,
     PasswordEnvOpt,
     RpcUrlOpt,
+    blob_store,
     cli_errors,
     console,
     info,
-    open_shared_chain,
     print_json,
     print_kv,
     print_table,
     with_env,
+    with_shared_env,
 )
 from ledgerlearn.errors import NotFoundError, ValidationError
 from ledgerlearn.shared_models.status import format_eth, parse_amount, parse_duration
@@ -55,18 +56,6 @@ OwnersOpt = Annotated[int, typer.Option("--owners", help="Number of data owners 
 PrivateOpt = Annotated[int, typer.Option("--private-samples", help="MNIST training images the model owner keeps private.")]
 
 
-def _blobs(env: Env, url: str | None):
-    from ledgerlearn.markets.data.blobstore import BlobStore
-
-    return BlobStore(url or str(env.data_dir / "blobs"))
-
-
-def _shared_env(ctx, **kw) -> Env:
-    """An Env whose chain other processes can use at the same time."""
-    env = with_env(ctx, **kw)
-    env._chain = open_shared_chain(env)
-    env._stack.callback(env._chain.close)
-    return env
 
 
 def _records(env: Env):
@@ -237,8 +226,8 @@ def serve_owner(
     deposit_wei = parse_amount(deposit, what="deposit")
     windows = [parse_duration(v, what=w) for v, w in ((register_window, "register-window"), (keys_window, "keys-window"),
                                                        (submit_window, "submit-window"), (recover_window, "recover-window"))]
-    env = _shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
-    store = _blobs(env, blobs)
+    env = with_shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
+    store = blob_store(env, blobs)
     chain = env.chain
     mo = env.account()
     if name is not None and _records(env).find(chain.chain_id, name) is not None:
@@ -316,7 +305,7 @@ def join(
 
     if attack is not None and attack not in ATTACKS:
         raise typer.BadParameter(f"unknown attack {attack!r} (one of: {', '.join(ATTACKS)})", param_hint="'--attack'")
-    env = _shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
+    env = with_shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
     task = _open_task(env, task_ref)
     me = env.account()
     n = owners if owners is not None else task.params().max_dos
@@ -328,7 +317,7 @@ def join(
     data = load("mnist")
     _, shards = partition_mnist(data.y_train, n_owners=n, private_samples=private_samples, samples_per_owner=samples, seed=seed)
     idx = shards[owner_index]
-    store = _blobs(env, blobs)
+    store = blob_store(env, blobs)
     keyfile = keys or env.data_dir / "keys" / f"{task.address.lower()}-{me.lower()}.json"
     log = info if format != OutputFormat.json else (lambda m: None)
     agent = DataOwnerAgent(

@@ -33,14 +33,15 @@ from ledgerlearn.cli.common import (
     OutputFormat,
     PasswordEnvOpt,
     RpcUrlOpt,
+    blob_store,
     cli_errors,
     console,
     info,
-    open_shared_chain,
     print_json,
     print_kv,
     print_table,
     with_env,
+    with_shared_env,
 )
 from ledgerlearn.errors import NotFoundError, ValidationError
 from ledgerlearn.shared_models.status import format_eth, parse_amount
@@ -163,23 +164,12 @@ def _print_result(r) -> None:
 
 
 # ------------------------------------------------------------------ processes
-def _shared_env(ctx, **kw) -> Env:
-    env = with_env(ctx, **kw)
-    env._chain = open_shared_chain(env)
-    env._stack.callback(env._chain.close)
-    return env
-
 
 def _records(env: Env):
     from ledgerlearn.cli.market import MarketRecords
 
     return MarketRecords(env.deployments)
 
-
-def _blobs(env: Env, url: str | None):
-    from ledgerlearn.markets.data.blobstore import BlobStore
-
-    return BlobStore(url or str(env.data_dir / "blobs"))
 
 
 def _open_market(env: Env, ref: str):
@@ -249,7 +239,7 @@ def deploy_market(
 
     if name is not None:
         validate_name(name)
-    env = _shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
+    env = with_shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
     if name is not None and _records(env).find(env.chain.chain_id, name) is not None:
         raise ValidationError(f"--name: a market named {name!r} is already recorded; pick another name")
     market = TrainingMarket.deploy(env.chain, sender=env.account())
@@ -290,11 +280,11 @@ def serve_data_owner(
     _check(1 <= subsets <= 16, "--subsets", f"expected 1..16, got {subsets}")
     _check(1 <= replicas <= 8, "--replicas", f"expected 1..8, got {replicas}")
     fee, price = parse_amount(licence_fee, what="licence-fee"), parse_amount(job_price, what="job-price")
-    env = _shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
+    env = with_shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
     market = _open_market(env, market_ref)
     x, y, _, _ = load_mnist(train_samples, 100)
     split = learning.skewed_split(y, subsets, seed=seed)
-    agent = DataOwnerAgent(market, _blobs(env, blobs), _pseudonyms(secret_file), dataset_id=_ident(dataset),
+    agent = DataOwnerAgent(market, blob_store(env, blobs), _pseudonyms(secret_file), dataset_id=_ident(dataset),
                            subsets=[(x[s], y[s]) for s in split], n=replicas, licence_fee=fee, job_price=price,
                            meta=dataset.encode())
     agent.auto_withdraw = True
@@ -326,9 +316,9 @@ def serve_cloud_owner(
 
     _check(behaviour in BEHAVIOURS, "--behaviour", f"expected one of {', '.join(BEHAVIOURS)}, got {behaviour!r}")
     _check(0 <= index < 128, "--index", f"expected 0..127, got {index}")
-    env = _shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
+    env = with_shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
     market = _open_market(env, market_ref)
-    agent = CloudOwnerAgent(market, _blobs(env, blobs), _pseudonyms(secret_file), dataset_id=_ident(dataset),
+    agent = CloudOwnerAgent(market, blob_store(env, blobs), _pseudonyms(secret_file), dataset_id=_ident(dataset),
                             index=index, behaviour=behaviour)
     agent.auto_withdraw = True
     _fund(env, agent.address)
@@ -368,14 +358,14 @@ def serve_model_owner(
     _check(mode in ("plain", "ckks"), "--mode", f"expected plain or ckks, got {mode!r}")
     _check(rounds >= 1, "--rounds", f"must be positive, got {rounds}")
     _check(picks >= 1, "--picks", f"must be positive, got {picks}")
-    env = _shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
+    env = with_shared_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
     market = _open_market(env, market_ref)
     dataset_id = _ident(dataset)
     d = market.dataset(dataset_id)
     _check(d.m == 0 or picks <= d.m, "--picks", f"the dataset has {d.m} subsets, got {picks}")
     _, _, xt, yt = load_mnist(1000, test_samples)
     spec = ModelSpec(mode=mode, method=learning.TrainingMethod(steps=steps))
-    agent = ModelOwnerAgent(market, _blobs(env, blobs), _pseudonyms(secret_file), model_id=_ident("model:" + model),
+    agent = ModelOwnerAgent(market, blob_store(env, blobs), _pseudonyms(secret_file), model_id=_ident("model:" + model),
                             couple_id=_ident(f"couple:{model}:{dataset}"), dataset_id=dataset_id, spec=spec,
                             rounds=rounds, picks=picks, timeout=timeout, test=(xt, yt))
     _fund(env, agent.address, 10**18 + (market.couple_price(dataset_id, rounds, picks) if d.m else 10**18))
