@@ -222,6 +222,16 @@ def _serve(steps, poll: float, done) -> None:
             time.sleep(poll)
 
 
+def _serve_member(env: Env, agent, poll: float, couples: int, what: str) -> None:
+    """Fund a data or cloud owner's pseudonym, then step it (withdrawing as it goes) until
+    ``couples`` couples on its dataset have closed and it is owed nothing."""
+    agent.auto_withdraw = True
+    _fund(env, agent.address)
+    info(what)
+    _serve([agent.step], poll, lambda: agent.closed_couples() >= couples and agent.market.owed(agent.address) == 0)
+    info(f"{agent.address}: {agent.closed_couples()} couple(s) closed")
+
+
 @app.command("deploy")
 @cli_errors
 def deploy_market(
@@ -287,11 +297,7 @@ def serve_data_owner(
     agent = DataOwnerAgent(market, blob_store(env, blobs), _pseudonyms(secret_file), dataset_id=_ident(dataset),
                            subsets=[(x[s], y[s]) for s in split], n=replicas, licence_fee=fee, job_price=price,
                            meta=dataset.encode())
-    agent.auto_withdraw = True
-    _fund(env, agent.address)
-    info(f"data owner {agent.address} serving dataset {dataset!r} ({subsets} x {replicas})")
-    _serve([agent.step], poll, lambda: agent.closed_couples() >= couples and market.owed(agent.address) == 0)
-    info(f"data owner {agent.address}: {agent.closed_couples()} couple(s) closed")
+    _serve_member(env, agent, poll, couples, f"data owner {agent.address} serving dataset {dataset!r} ({subsets} x {replicas})")
 
 
 @app.command("serve-cloud-owner")
@@ -320,11 +326,7 @@ def serve_cloud_owner(
     market = _open_market(env, market_ref)
     agent = CloudOwnerAgent(market, blob_store(env, blobs), _pseudonyms(secret_file), dataset_id=_ident(dataset),
                             index=index, behaviour=behaviour)
-    agent.auto_withdraw = True
-    _fund(env, agent.address)
-    info(f"cloud owner {agent.address} for {dataset!r} instance {index} ({behaviour})")
-    _serve([agent.step], poll, lambda: agent.closed_couples() >= couples and market.owed(agent.address) == 0)
-    info(f"cloud owner {agent.address}: done")
+    _serve_member(env, agent, poll, couples, f"cloud owner {agent.address} for {dataset!r} instance {index} ({behaviour})")
 
 
 @app.command("serve-model-owner")
