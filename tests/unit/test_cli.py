@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from ledgerlearn.chain.base import Receipt  # noqa: E402
 from ledgerlearn.cli import common  # noqa: E402
 from ledgerlearn.cli import deploy as deploy_mod  # noqa: E402
 from ledgerlearn.cli.main import app  # noqa: E402
+from ledgerlearn.shared_models import publish as publish_mod  # noqa: E402
 from ledgerlearn.encoders import murmurhash3  # noqa: E402
 
 runner = CliRunner()
@@ -44,6 +45,8 @@ class FakeDeployResult:
     address: str
     receipts: list
     gas_total: int
+    deploy_block: int = 0
+    infrastructure: dict = field(default_factory=dict)
 
 
 def _model_file(tmp_path: Path) -> Path:
@@ -68,19 +71,18 @@ def fake(tmp_path, monkeypatch):
                           round(d["intercept"] * SCALE), round(d["learningRate"] * SCALE))
 
     def deploy_shared_model(chain_, mirror, *, incentive, name, description, encoder, owner, refund_wait,
-                            owner_claim_wait, any_claim_wait, cost_weight):
+                            owner_claim_wait, any_claim_wait, cost_weight, infrastructure=None):
         addr = chain_.deploy_entry(owner=owner, name=name, description=description, encoder=encoder, incentive=incentive,
                                    classes=mirror.classes_, refund_wait=refund_wait, owner_claim_wait=owner_claim_wait,
                                    any_claim_wait=any_claim_wait, cost_weight=cost_weight, weights=mirror.weights_,
                                    intercept=mirror.intercept_, lr=mirror.learning_rate_)
         r = Receipt(tx_hash="0x" + "ee" * 32, status=True, gas_used=123_456, block_number=chain_.block_number,
                     timestamp=chain_.timestamp(), sender=owner, to=None, contract_address=addr)
-        return FakeDeployResult(addr, [r], 123_456)
+        return FakeDeployResult(addr, [r], 123_456, r.block_number)
 
     monkeypatch.setattr(deploy_mod, "load_model_file", load)
-    mod = types.ModuleType("ledgerlearn.shared_models.deploy")
-    mod.deploy_shared_model = deploy_shared_model
-    monkeypatch.setitem(sys.modules, "ledgerlearn.shared_models.deploy", mod)
+    monkeypatch.setattr(publish_mod, "deploy_shared_model", deploy_shared_model)
+    monkeypatch.setattr(publish_mod, "model_to_dict", lambda m: {"type": m.model_type})
     monkeypatch.delenv("WEB3_PROVIDER_URI", raising=False)
     monkeypatch.delenv("LEDGERLEARN_ACCOUNT", raising=False)
     monkeypatch.setenv("LEDGERLEARN_DATA_DIR", str(tmp_path / "data"))

@@ -37,7 +37,8 @@ from ledgerlearn.encoders import (
 )
 from ledgerlearn.errors import NotFoundError, ValidationError
 from ledgerlearn.shared_models.status import format_duration, format_eth, parse_amount, parse_duration
-from ledgerlearn.store.deployments import ModelDeployment, validate_name
+from ledgerlearn.shared_models.publish import MAX_EVALUATION, default_encoder, existing_model_blocks, publish_model
+from ledgerlearn.store.deployments import validate_name
 
 #: Defaults of the reference's IMDB demo: refund after 1 day, anyone may take after 9 days.
 DEFAULT_REFUND_WAIT = "1d"
@@ -162,7 +163,11 @@ def train_from_data(
     path: Path, *, model_type: str | None, encoder_name: str | None, vocab: Path | None, fraction: float, seed: int,
     text_column: str, x_column: str, label_column: str, classes_opt: str | None, epochs: int,
 ):
-    """Train an initial mirror on a fraction of a data set; returns (mirror, encoder name, report)."""
+    """Train an initial mirror on a fraction of a data set.
+
+    Returns (mirror, encoder name, report, evaluation): the evaluation set is
+    the held-out rest, encoded (None when everything was trained on).
+    """
     if not 0 < fraction <= 1:
         raise ValidationError(f"fraction: must be in (0, 1], got {fraction}")
     rows = read_rows(path)
@@ -212,9 +217,12 @@ def train_from_data(
     else:
         mirror.partial_fit(Xt, yt)
     report = {"records": len(rows), "trained_on": len(train), "train_accuracy": mirror.score(Xt, yt)}
+    evaluation = None
     if rest:
         report["held_out_accuracy"] = mirror.score([X[i] for i in rest], [labels[i] for i in rest])
-    return mirror, encoder_name, report
+        kept = rest[:MAX_EVALUATION]
+        evaluation = ([X[i] for i in kept], [labels[i] for i in kept])
+    return mirror, encoder_name, report, evaluation
 
 
 def _infrastructure_kwarg(fn, infra: dict) -> dict:
@@ -284,7 +292,7 @@ def deploy(
             raise NotFoundError(f"vocab: no vocabulary file at {str(vocab)!r}")
     feature_indices = None
     report = None
-    encoder_defaulted = False
+    evaluation = None
     if model_file is not None:
         if not model_file.is_file():
             raise NotFoundError(f"model-file: no file at {str(model_file)!r}")
@@ -295,65 +303,35 @@ def deploy(
             raw = {}
         raw = raw if isinstance(raw, dict) else {}
         feature_indices = raw.get("featureIndices") or getattr(mirror, "feature_indices_", None)
-        mtype = canonical_model_type(getattr(mirror, "model_type", None) or raw.get("type", ""))
-        if encoder is None:
-            if input_kind(mtype) == "dense":
-                encoder = NORMALIZE
-            else:
-                encoder = IMDB_VOCAB if vocab else MURMURHASH3
-            encoder_defaulted = True
     else:
-        mirror, encoder, report = train_from_data(
+        mirror, encoder, report, evaluation = train_from_data(
             from_data, model_type=model_type, encoder_name=encoder, vocab=vocab, fraction=fraction, seed=seed,
             text_column=text_column, x_column=x_column, label_column=label_column, classes_opt=classes, epochs=epochs,
         )
-        mtype = canonical_model_type(mirror.model_type)
-    get_encoder(encoder, vocab=vocab)  # known name, vocabulary present
-    if encoder == NONE and vocab is not None:
-        raise ValidationError("vocab: the 'none' encoder takes no vocabulary")
+    mtype = canonical_model_type(mirror.model_type)
+    get_encoder(encoder if encoder is not None else default_encoder(mtype, vocab=vocab), vocab=vocab)
 
     env = with_env(ctx, rpc_url=rpc_url, data_dir=data_dir, account=account, password_env=password_env)
     chain = env.chain
     owner = env.account()
-    existing = env.deployments.find(chain.chain_id, name)
-    if existing is not None and not replace:
-        try:
-            env.model(name)
-        except NotFoundError:
-            info(f"note: replacing the record of {name!r}: its contract is not on this chain")
-        else:
-            raise ValidationError(f"name: a model named {name!r} is already deployed at {existing.address}; pick another name or pass --replace")
-
-    from ledgerlearn.shared_models.deploy import deploy_shared_model
+    existing_model_blocks(chain, env.deployments, name, replace=replace)  # a live model of that name: an error
+    if env.deployments.find(chain.chain_id, name) is not None and not replace:
+        info(f"note: replacing the record of {name!r}: its contract is not on this chain")
 
     if format == OutputFormat.table:
         console().print(f"deploying {mtype!r} with {inc!r} as {name!r} from {owner} ...")
-    res = deploy_shared_model(
-        chain, mirror, incentive=inc, name=name, description=description, encoder=encoder, owner=owner,
-        refund_wait=rw, owner_claim_wait=ow, any_claim_wait=aw, cost_weight=cw,
-        **_infrastructure_kwarg(deploy_shared_model, env.deployments.infrastructure(chain.chain_id)),
+    pub = publish_model(
+        chain, env.deployments, mirror, name=name, owner=owner, incentive=inc, refund_wait=rw, owner_claim_wait=ow,
+        any_claim_wait=aw, cost_weight=cw, description=description, encoder=encoder, vocab=vocab,
+        feature_indices=feature_indices, replace=True, evaluation=evaluation,
+        extra={"training": report} if report else None,
     )
-    receipts = list(getattr(res, "receipts", []) or [])
-    dep = ModelDeployment(
-        name=name, address=res.address, model_type=mtype, incentive=inc, encoder=encoder,
-        deploy_block=int(getattr(res, "deploy_block", 0) or min((r.block_number for r in receipts), default=chain.block_number)),
-        tx_hashes=[r.tx_hash for r in receipts], description=description, owner=owner,
-        gas_total=int(getattr(res, "gas_total", 0) or sum(r.gas_used for r in receipts)),
-        feature_indices=[int(i) for i in feature_indices] if feature_indices else None,
-        vocab=str(vocab) if vocab else None,
-        extra={"refund_wait": rw, "owner_claim_wait": ow, "any_claim_wait": aw, "cost_weight": cw,
-               **({"training": report} if report else {})},
-    )
-    env.deployments.add_model(chain.chain_id, dep, replace=True)
-    infra = getattr(res, "infrastructure", None)
-    if isinstance(infra, dict) and infra:
-        env.deployments.update_infrastructure(chain.chain_id, infra)
-    exact = all(getattr(r, "gas_exact", True) for r in receipts)
+    dep, receipts, exact = pub.deployment, pub.result.receipts, pub.gas_exact
     if format == OutputFormat.json:
         print_json({**dep.to_json(), "gas_exact": exact, "chain_id": chain.chain_id})
         return
     items = [
-        ("name", name), ("address", dep.address), ("type", mtype), ("incentive", inc), ("encoder", encoder + (" (default; choose with --encoder / --vocab)" if encoder_defaulted else "")),
+        ("name", name), ("address", dep.address), ("type", mtype), ("incentive", inc), ("encoder", dep.encoder + (" (default; choose with --encoder / --vocab)" if pub.encoder_defaulted else "")),
         ("transactions", len(receipts)), ("gas", f"{dep.gas_total:,}" + ("" if exact else " (execution estimate)")),
         ("recorded in", str(env.deployments.path(chain.chain_id))),
     ]

@@ -225,6 +225,17 @@ class Reportable:
 
 
 @dataclass(frozen=True)
+class ReportContext:
+    """A would-be reporter and the model's state, for :meth:`SharedModel.report_offer`."""
+
+    reporter: str
+    info: ModelInfo
+    now: int
+    good: int  # the reporter's verified (refunded) contributions
+    total_good: int
+
+
+@dataclass(frozen=True)
 class AccountStats:
     address: str
     balance: int
@@ -566,12 +577,24 @@ class SharedModel:
         reports: dict[str, list[str]] = {}
         for d in self._logs("Report"):
             reports.setdefault(_hex(d["key"]), []).append(checksum(d["reporter"]))
+        return self.fill_state(items, refunded=refunds, reports=reports, with_status=with_status)
+
+    def fill_state(
+        self, items: list[Contribution], *, refunded: set[str], reports: Mapping[str, Sequence[str]], with_status: bool = True
+    ) -> list[Contribution]:
+        """Complete contributions read from ``DataAdded`` events with their state now.
+
+        ``refunded`` holds the keys of refunded contributions and ``reports``
+        the reporters of each key (both from events); the deposit, what
+        remains and the claims are read from the contract, the status needs a
+        ``predict`` call once the refund wait is over.
+        """
         info = self.info()
         now = self.now() if with_status else 0
         for c in items:
             initial, remaining, claims, _ = self.contract.call("contribution", _bytes32(c.key, "key"))
             c.deposit, c.remaining, c.claims = initial, remaining, claims
-            c.refunded = c.key in refunds
+            c.refunded = c.key in refunded
             c.reported_by = tuple(reports.get(c.key, ()))
             if with_status:
                 agrees = None
@@ -701,41 +724,62 @@ class SharedModel:
         ``any_claim_wait`` anyone does. With ``verify`` each candidate is also
         checked by a read-only call of ``report``.
         """
+        ctx = self.report_context(address)
+        offers = (self.report_offer(c, ctx, verify=verify) for c in self.contributions(exclude=ctx.reporter, with_status=False))
+        return [r for r in offers if r is not None]
+
+    def report_context(self, address: str) -> ReportContext:
+        """What :meth:`report_offer` needs to know about a would-be reporter, read once."""
         me = self._sender(address, "address")
-        info = self.info()
-        points = info.incentive == "points"
-        now = self.now()
-        good = self.contract.call("good_count", me)
-        total = self.contract.call("total_good")
-        out: list[Reportable] = []
-        for c in self.contributions(exclude=me, with_status=False):
-            if c.refunded or (points and c.claims) or (not points and c.remaining == 0):
-                continue
-            age = now - c.added_time
-            if age < info.refund_wait or self.contract.call("has_claimed", _bytes32(c.key, "key"), me):
-                continue
-            if not points and age >= info.any_claim_wait:
-                amount, reason = c.remaining, "anyone may take it"
-            elif not points and me == info.owner and age >= info.owner_claim_wait:
-                amount, reason = c.remaining, "owner claim"
+        return ReportContext(
+            reporter=me, info=self.info(), now=self.now(), good=self.contract.call("good_count", me),
+            total_good=self.contract.call("total_good"),
+        )
+
+    def report_offer(
+        self, c: Contribution, ctx: ReportContext, *, verify: bool = True, claimed: bool | None = None,
+        agrees: bool | None = None,
+    ) -> Reportable | None:
+        """What ``ctx.reporter`` would get by reporting ``c`` now (None: nothing).
+
+        ``c`` needs its deposit, remaining, claims and refunded state.
+        ``claimed`` (whether the reporter already reported it) and ``agrees``
+        (whether the model predicts its label) are read from the contract
+        when not given.
+        """
+        info, me, points = ctx.info, ctx.reporter, ctx.info.incentive == "points"
+        if c.author == me or c.refunded or (points and c.claims) or (not points and c.remaining == 0):
+            return None
+        age = ctx.now - c.added_time
+        if age < info.refund_wait:
+            return None
+        if claimed is None:
+            claimed = self.contract.call("has_claimed", _bytes32(c.key, "key"), me)
+        if claimed:
+            return None
+        if not points and age >= info.any_claim_wait:
+            amount, reason = c.remaining, "anyone may take it"
+        elif not points and me == info.owner and age >= info.owner_claim_wait:
+            amount, reason = c.remaining, "owner claim"
+        else:
+            if agrees is None:
+                agrees = self.contract.call("predict", list(c.x)) == c.label
+            if agrees:
+                return None
+            if points:
+                amount, reason = 0, "model disagrees"
+            elif ctx.good == 0:
+                return None
             else:
-                if self.contract.call("predict", list(c.x)) == c.label:
-                    continue
-                if points:
-                    amount, reason = 0, "model disagrees"
-                else:
-                    if good == 0:
-                        continue
-                    amount = report_reward(initial=c.deposit, remaining=c.remaining, good_reporter=good, total_good=total)
-                    reason = "model disagrees"
-            if verify:
-                try:
-                    self.contract.call("report", list(c.x), c.label, c.added_time, c.author, sender=me)
-                except TransactionReverted:
-                    continue
-            c.status_text = reason
-            out.append(Reportable(c, amount, reason))
-        return out
+                amount = report_reward(initial=c.deposit, remaining=c.remaining, good_reporter=ctx.good, total_good=ctx.total_good)
+                reason = "model disagrees"
+        if verify:
+            try:
+                self.contract.call("report", list(c.x), c.label, c.added_time, c.author, sender=me)
+            except TransactionReverted:
+                return None
+        c.status_text = reason
+        return Reportable(c, amount, reason)
 
     # ------------------------------------------------------------------ stats
     def stats(self, address: str) -> AccountStats:

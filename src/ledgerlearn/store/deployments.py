@@ -77,6 +77,25 @@ def validate_name(name: str) -> str:
     return name
 
 
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise LedgerlearnError(f"deployments: {path} is not valid JSON ({exc}); fix or move it away") from exc
+
+
+def _write_json(path: Path, data, *, trailing_newline: bool = False, **dump_kw) -> None:
+    """Write JSON atomically: a temporary file beside ``path``, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as f:
+        json.dump(data, f, **dump_kw)
+        if trailing_newline:
+            f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(f.name, path)
+
+
 class DeploymentStore:
     """The deployment files in a directory (default ``./deployments``)."""
 
@@ -92,24 +111,14 @@ class DeploymentStore:
         p = self.path(chain_id)
         if not p.exists():
             return {"chain_id": int(chain_id), "models": {}, "infrastructure": {}}
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise LedgerlearnError(f"deployments: {p} is not valid JSON ({exc}); fix or move it away") from exc
+        data = _read_json(p)
         data.setdefault("chain_id", int(chain_id))
         data.setdefault("models", {})
         data.setdefault("infrastructure", {})
         return data
 
     def _save(self, chain_id: int, data: dict) -> None:
-        p = self.path(chain_id)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=p.parent, delete=False, suffix=".tmp", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(f.name, p)
+        _write_json(self.path(chain_id), data, indent=2, trailing_newline=True)
 
     @contextmanager
     def locked(self, chain_id: int) -> Iterator[dict]:
@@ -164,6 +173,28 @@ class DeploymentStore:
     def remove_model(self, chain_id: int, name: str) -> bool:
         with self.locked(chain_id) as data:
             return data["models"].pop(name, None) is not None
+
+    # --------------------------------------------------------- model files
+    #: What is kept beside a deployment: the model it started from (for exact
+    #: replays: accuracy over time) and a labelled evaluation set.
+    ARTIFACTS = ("initial", "evaluation")
+
+    def artifact_path(self, chain_id: int, address: str, what: str) -> Path:
+        """``<root>/<chain id>/<address>.<what>.json``."""
+        if what not in self.ARTIFACTS:
+            raise ValidationError(f"what: {what!r} is not one of {', '.join(self.ARTIFACTS)}")
+        return self.root / str(int(chain_id)) / f"{checksum(address)}.{what}.json"
+
+    def save_artifact(self, chain_id: int, address: str, what: str, data) -> Path:
+        """Write a JSON artifact of a deployed model (atomically)."""
+        p = self.artifact_path(chain_id, address, what)
+        _write_json(p, data, separators=(",", ":"))
+        return p
+
+    def load_artifact(self, chain_id: int, address: str, what: str):
+        """A JSON artifact of a deployed model, or None when there is none."""
+        p = self.artifact_path(chain_id, address, what)
+        return _read_json(p) if p.exists() else None
 
     # -------------------------------------------------------- infrastructure
     def infrastructure(self, chain_id: int) -> dict[str, str]:
