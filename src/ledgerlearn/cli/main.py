@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from ledgerlearn import __version__
-from ledgerlearn.cli import abi, bench, data, datasets, demo, deploy, models, node, simulate
+from ledgerlearn.cli import abi, bench, dashboard, data, datasets, demo, deploy, models, node, simulate
 from ledgerlearn.cli import market
 from ledgerlearn.cli.common import AccountOpt, DataDirOpt, DEPLOYMENTS_DIR_ENV, Globals, PasswordEnvOpt, RpcUrlOpt
 
@@ -60,6 +60,7 @@ models.register(app)
 data.register(app)
 abi.register(app)
 demo.register(app)
+dashboard.register(app)
 app.add_typer(node.app, name="node")
 app.add_typer(bench.app, name="bench")
 app.add_typer(simulate.app, name="simulate")

@@ -26,7 +26,7 @@ The contract ABI is built from the interface in ``docs/contracts-interface.md``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -728,6 +728,9 @@ class SharedModel:
         offers = (self.report_offer(c, ctx, verify=verify) for c in self.contributions(exclude=ctx.reporter, with_status=False))
         return [r for r in offers if r is not None]
 
+    def _agrees(self, c: Contribution) -> bool:
+        return self.contract.call("predict", list(c.x)) == c.label
+
     def report_context(self, address: str) -> ReportContext:
         """What :meth:`report_offer` needs to know about a would-be reporter, read once."""
         me = self._sender(address, "address")
@@ -738,14 +741,15 @@ class SharedModel:
 
     def report_offer(
         self, c: Contribution, ctx: ReportContext, *, verify: bool = True, claimed: bool | None = None,
-        agrees: bool | None = None,
+        agrees: Callable[[Contribution], bool] | None = None,
     ) -> Reportable | None:
         """What ``ctx.reporter`` would get by reporting ``c`` now (None: nothing).
 
         ``c`` needs its deposit, remaining, claims and refunded state.
-        ``claimed`` (whether the reporter already reported it) and ``agrees``
-        (whether the model predicts its label) are read from the contract
-        when not given.
+        ``claimed`` (whether the reporter already reported it) is read from
+        the contract when not given; ``agrees(c)`` tells whether the model
+        predicts ``c``'s label (default: a ``predict`` call), asked only when
+        the report depends on it.
         """
         info, me, points = ctx.info, ctx.reporter, ctx.info.incentive == "points"
         if c.author == me or c.refunded or (points and c.claims) or (not points and c.remaining == 0):
@@ -762,9 +766,7 @@ class SharedModel:
         elif not points and me == info.owner and age >= info.owner_claim_wait:
             amount, reason = c.remaining, "owner claim"
         else:
-            if agrees is None:
-                agrees = self.contract.call("predict", list(c.x)) == c.label
-            if agrees:
+            if (agrees or self._agrees)(c):
                 return None
             if points:
                 amount, reason = 0, "model disagrees"
