@@ -493,19 +493,36 @@ class DashboardService:
         return points[-1]["accuracy"] if points else None
 
     def _history(self, st: _ModelState) -> dict:
-        from ledgerlearn.dashboard import history
+        """Accuracy over time by exact replay (``history.AccuracyReplay``), fed only the events it has not seen."""
+        from ledgerlearn.dashboard.history import AccuracyReplay
+        from ledgerlearn.models.files import model_from_dict
 
         if st.history is None:
             chain_id, address = self.chain.chain_id, st.model.address
             initial = self.deployments.load_artifact(chain_id, address, "initial")
+            if initial is None:
+                return {"available": False, "evaluation_size": 0, "points": [], "agreement": [], "reason":
+                        "the model this contract started from was not recorded (it was not deployed by this"
+                        " ledgerlearn), so its accuracy over time cannot be replayed"}
             evaluation = self.deployments.load_artifact(chain_id, address, "evaluation")
-            st.history = history.replay_for(st.model, initial, evaluation)
+            st.history = AccuracyReplay(
+                model_from_dict(initial), (evaluation["x"], evaluation["y"]) if evaluation else None,
+                deploy_block=st.model.from_block,
+            )
             st.history_version = 0
-        fresh = [e for e in st.index.events[st.history_version:]]
-        st.history_version = len(st.index.events)
-        if fresh:
+        fresh = st.index.events[st.history_version:]
+        if fresh or st.history_version == 0:
             st.history.feed(fresh)
+            st.history.verify(st.model)  # a few predict calls: is the replay still the contract's model?
+            st.history_version = len(st.index.events)
         return st.history.series()
+
+    def _clock(self):
+        from ledgerlearn.dashboard.history import EventClock
+
+        if getattr(self, "_event_clock", None) is None:
+            self._event_clock = EventClock(self.chain)
+        return self._event_clock
 
     def accuracy_chart(self, ref: str) -> dict:
         with self.lock:
@@ -516,7 +533,12 @@ class DashboardService:
 
         with self.lock:
             st = self._state(ref)
-            return history.balance_series(st.index.events)
+            series = history.balance_series(st.index.events, clock=self._clock())
+            for line in series["series"]:  # wei as strings: JSON numbers lose wei above 2**53
+                line["net_wei"] = str(line["net_wei"])
+                for point in line["points"]:
+                    point["net_wei"] = str(point["net_wei"])
+            return series
 
     def attach_evaluation(self, ref: str, records: Any) -> dict:
         """Encode labelled records with the model's encoder and keep them as its evaluation set."""
@@ -568,7 +590,7 @@ class DashboardService:
             found = MarketRecords(self.deployments).find(self.chain.chain_id, name)
             if found is None:
                 raise NotFoundError(f"market: no market {name!r} recorded on chain {self.chain.chain_id}")
-            return history.market_rounds(self.chain, found[0], found[1])
+            return history.market_rounds(self.chain, found[0], found[1], clock=self._clock())
 
     # -------------------------------------------------------------- deploy
     def deploy(self, body: dict) -> dict:
