@@ -344,3 +344,31 @@ def caliper(
     for r in bench.results:
         for note in r.notes:
             info(f"{r.backend} {r.target_tps:g} tps: {note}")
+
+
+@app.command("dashboard")
+@cli_errors
+def dashboard(
+    fmt: FormatOpt = OutputFormat.table,
+    contributions: Annotated[int, typer.Option("--contributions", "-n", help="Contributions on the model.", min=1)] = 10_000,
+    backend: Annotated[str, typer.Option("--backend", help="exact (py-evm: what `ledgerlearn dashboard` runs on) or fast (pyrevm).")] = "exact",
+    repeats: Annotated[int, typer.Option("--repeats", help="Warm calls per endpoint.", min=1)] = 10,
+) -> None:
+    """Response times of the dashboard's list endpoints with many contributions on one model."""
+    from ledgerlearn.bench import dashboard as dash
+    from ledgerlearn.errors import ValidationError
+
+    if backend not in ("exact", "fast"):
+        raise ValidationError(f"--backend: expected exact or fast, got {backend!r}")
+    info(f"filling a model with {contributions:,} contributions on the {backend} embedded chain ...")
+    res = dash.run(contributions, backend=backend, repeats=repeats)
+    if fmt == OutputFormat.json:
+        print_json(res.to_dict())
+        return
+    info(f"filled in {res.fill_s} s; first request (reads and indexes every event): {res.first_request_ms} ms")
+    print_table(
+        f"dashboard API with {res.contributions:,} contributions ({res.backend} chain), ms",
+        ["endpoint", "first", "warm median", "warm p95", "after a new contribution", "items / total", "KiB"],
+        [[t.endpoint, t.first_ms, t.median_ms, t.p95_ms, t.after_new_ms,
+          f"{t.items} / {t.total}" if t.total is not None else "", t.kbytes] for t in res.timings],
+    )

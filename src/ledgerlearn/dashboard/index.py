@@ -88,10 +88,11 @@ class ModelIndex:
             yield self.with_event_state(self.contributions[pos])
 
     def page(self, *, author: str | None, offset: int, limit: int) -> list[Contribution]:
+        """Newest first, with event-derived state (:meth:`with_event_state`)."""
         positions = self._by_author.get(author, []) if author else range(len(self.contributions))
         n = len(positions)
         chosen = [positions[n - 1 - i] for i in range(offset, min(n, offset + limit))]
-        return [dataclasses.replace(self.contributions[p]) for p in chosen]
+        return [self.with_event_state(self.contributions[p]) for p in chosen]
 
     def with_event_state(self, c: Contribution) -> Contribution:
         """A copy of ``c`` with remaining, claims, refunded and reporters as the events tell."""

@@ -101,6 +101,7 @@ class _ModelState:
     history: Any = None  # the accuracy replay (dashboard.history), when the initial model is known
     history_version: int = -1
     input: dict | None = None  # what a person types (DashboardService.input_spec)
+    predict: Any = None  # the replay's exact off-chain predict, when it matches the contract
 
 
 class DashboardService:
@@ -380,17 +381,32 @@ class DashboardService:
             st = self._state(ref)
             who = self.address(author, "author") if author else None
             items = st.index.page(author=who, offset=o, limit=n)
-            st.model.fill_state(items, refunded=set(st.index.refunds), reports=st.index.reporters())
+            st.model.fill_state(items, refunded=set(st.index.refunds), reports=st.index.reporters(), read_records=False,
+                                agrees=lambda c: self._agrees(st, c))
             return {"total": st.index.count(who), "offset": o, "limit": n, "items": [contribution_json(c) for c in items]}
 
     def _agrees(self, st: _ModelState, c: Contribution) -> bool:
-        """Whether the model now predicts ``c``'s label (cached until the model changes)."""
+        """Whether the model now predicts ``c``'s label (cached until the model changes).
+
+        The exact replay answers off chain when it is there and the contract
+        confirmed it; otherwise the contract's ``predict`` is called.
+        """
         if st.agrees_version != st.index.version:
             st.agrees, st.agrees_version = {}, st.index.version
+            st.predict = self._replay_predict(st)
         hit = st.agrees.get(c.key)
         if hit is None:
-            hit = st.agrees[c.key] = st.model.contract.call("predict", list(c.x)) == c.label
+            x = list(c.x)
+            hit = st.agrees[c.key] = (st.predict(x) if st.predict else st.model.contract.call("predict", x)) == c.label
         return hit
+
+    def _replay_predict(self, st: _ModelState):
+        """The replayed model's ``predict`` when it matches the contract's, else None."""
+        try:
+            series = self._history(st)
+        except LedgerlearnError:
+            return None
+        return st.history.predict if series.get("replay_matches_chain") else None
 
     def reportable(self, ref: str, *, account: Any, offset: Any = 0, limit: Any = 50) -> dict:
         """Others' contributions ``account`` can report or take now, newest first, with the amount."""
@@ -409,7 +425,6 @@ class DashboardService:
             page = offers[o:o + n]
             items = []
             for r in page:
-                m.fill_state([r.contribution], refunded=set(st.index.refunds), reports=st.index.reporters(), with_status=False)
                 items.append({**contribution_json(r.contribution), **money("amount", r.amount), "reason": r.reason})
             return {"total": len(offers), "offset": o, "limit": n, "items": items}
 

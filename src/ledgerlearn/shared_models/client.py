@@ -580,29 +580,33 @@ class SharedModel:
         return self.fill_state(items, refunded=refunds, reports=reports, with_status=with_status)
 
     def fill_state(
-        self, items: list[Contribution], *, refunded: set[str], reports: Mapping[str, Sequence[str]], with_status: bool = True
+        self, items: list[Contribution], *, refunded: set[str], reports: Mapping[str, Sequence[str]], with_status: bool = True,
+        read_records: bool = True, agrees: Callable[[Contribution], bool] | None = None,
     ) -> list[Contribution]:
         """Complete contributions read from ``DataAdded`` events with their state now.
 
         ``refunded`` holds the keys of refunded contributions and ``reports``
-        the reporters of each key (both from events); the deposit, what
-        remains and the claims are read from the contract, the status needs a
-        ``predict`` call once the refund wait is over.
+        the reporters of each key (both from events). With ``read_records``
+        the deposit, what remains and the claims are read from the contract
+        (else the items already carry them, e.g. derived from events). The
+        status needs the model's opinion once the refund wait is over:
+        ``agrees(c)`` (default: a ``predict`` call).
         """
         info = self.info()
         now = self.now() if with_status else 0
         for c in items:
-            initial, remaining, claims, _ = self.contract.call("contribution", _bytes32(c.key, "key"))
-            c.deposit, c.remaining, c.claims = initial, remaining, claims
+            if read_records:
+                initial, remaining, claims, _ = self.contract.call("contribution", _bytes32(c.key, "key"))
+                c.deposit, c.remaining, c.claims = initial, remaining, claims
             c.refunded = c.key in refunded
             c.reported_by = tuple(reports.get(c.key, ()))
             if with_status:
-                agrees = None
+                opinion = None
                 if not c.refunded and not (c.claims and (info.incentive == "points" or c.remaining == 0)) and now >= c.added_time + info.refund_wait:
-                    agrees = self.contract.call("predict", list(c.x)) == c.label
+                    opinion = (agrees or self._agrees)(c)
                 st = contribution_status(
                     now=now, added_time=c.added_time, refund_wait=info.refund_wait, remaining=c.remaining,
-                    claims=c.claims, refunded=c.refunded, model_agrees=agrees, incentive=info.incentive,
+                    claims=c.claims, refunded=c.refunded, model_agrees=opinion, incentive=info.incentive,
                 )
                 c.status, c.status_text, c.claimable, c.wait_s = st.status, st.text, st.claimable, st.wait_s
         self._attach_originals(items)
