@@ -152,6 +152,8 @@ def test_contribute_refund_report_flow(api):
     refused(again, 400, "nothing remains")  # one verified reporter of one: the report took it all
     theirs = ok(api.get(f"/api/models/reviews/contributions?author={a2}"))["items"][0]
     assert theirs["reported_by"] == [a1] and int(theirs["remaining_wei"]) == int(bad["deposit_wei"]) - int(rep["amount_wei"])
+    check_event_state(api)
+    check_charts(api)
 
 
 def test_pages_of_contributions(api):
@@ -201,3 +203,47 @@ def test_openapi_lists_every_action(api):
     assert api.get("/").status_code == 200 and "text/html" in api.get("/").headers["content-type"]
     js = api.get("/static/plotly.min.js")
     assert js.status_code == 200 and len(js.content) > 1_000_000
+
+
+def check_event_state(api):
+    """Pages take deposits, what remains and claims from events: the contract must agree on every one."""
+    from ledgerlearn.shared_models.client import SharedModel
+
+    chain = api.chain
+    for name in ("reviews", "dense"):
+        rec = api.app.state.service.deployments.get(chain.chain_id, name)
+        m = SharedModel(chain, rec.address, from_block=rec.deploy_block)
+        page = ok(api.get(f"/api/models/{name}/contributions?limit=500"))
+        assert page["total"] == len(page["items"])
+        for c in page["items"]:
+            initial, remaining, claims, added = m.contract.call("contribution", bytes.fromhex(c["key"][2:]))
+            assert (str(initial), str(remaining), claims, added) == (c["deposit_wei"], c["remaining_wei"], c["claims"], c["added_time"])
+
+
+def check_charts(api):
+    """After the flow: accuracy over time once an evaluation set is attached, and balances from events."""
+    chain = api.chain
+    before = ok(api.get("/api/models/reviews/charts/accuracy"))
+    assert before["available"] is False and "evaluation" in before["reason"] and before["agreement"]
+    refused(api.post("/api/models/reviews/evaluation", json={"records": [{"input": "great", "label": "meh"}]}), 400, "records[0]", "label")
+    refused(api.post("/api/models/reviews/evaluation", json={"records": []}), 400, "records")
+    records = [{"input": t, "label": y} for t, y in REVIEWS]
+    chart = ok(api.post("/api/models/reviews/evaluation", json={"records": records}))
+    assert chart["evaluation_size"] == 4 and chart["available"] is True and chart["replay_matches_chain"] is True
+    points = chart["points"]
+    total = ok(api.get("/api/models/reviews/contributions?limit=1"))["total"]
+    assert points[0]["contributions"] == 0 and points[-1]["contributions"] == total
+    # the last point is the model on chain now, scored on the evaluation set
+    now = sum(ok(api.post("/api/models/reviews/predict", json={"input": t}))["label"] == y for t, y in REVIEWS) / 4
+    assert points[-1]["accuracy"] == now
+    assert {m["name"]: m["accuracy"] for m in ok(api.get("/api/models"))}["reviews"] == now
+
+    balances = ok(api.get("/api/models/reviews/charts/balances"))["series"]
+    a1 = next(s for s in balances if s["address"] == chain.accounts[1])
+    flows = ok(api.get(f"/api/models/reviews/contributions?author={chain.accounts[1]}&limit=500"))["items"]
+    assert a1["net_wei"] == a1["points"][-1]["net_wei"]
+    # account 1 got its deposit back and took account 2's: its net is what it took
+    taken = sum(int(c["deposit_wei"]) - int(c["remaining_wei"]) for c in
+                ok(api.get(f"/api/models/reviews/contributions?author={chain.accounts[2]}&limit=500"))["items"]
+                if chain.accounts[1] in c["reported_by"])
+    assert len(flows) == 1 and int(a1["net_wei"]) == taken > 0
