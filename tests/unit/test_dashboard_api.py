@@ -247,3 +247,9 @@ def check_charts(api):
                 ok(api.get(f"/api/models/reviews/contributions?author={chain.accounts[2]}&limit=500"))["items"]
                 if chain.accounts[1] in c["reported_by"])
     assert len(flows) == 1 and int(a1["net_wei"]) == taken > 0
+
+
+def test_api_docs_work_offline(api):
+    page = api.get("/docs")
+    assert page.status_code == 200 and "/swagger/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+    assert api.get("/swagger/swagger-ui-bundle.js").status_code == 200 and api.get("/swagger/swagger-ui.css").status_code == 200

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Union
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -88,6 +89,12 @@ def _plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+def _swagger_ui() -> str:
+    import swagger_ui_bundle
+
+    return swagger_ui_bundle.swagger_ui_path
+
+
 def create_app(service: DashboardService) -> FastAPI:
     """The FastAPI app serving ``service`` (one worker thread runs all of its calls)."""
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledgerlearn-chain")
@@ -99,6 +106,8 @@ def create_app(service: DashboardService) -> FastAPI:
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served below from the swagger-ui-bundle package: no CDN, works offline
+        redoc_url=None,
         title="ledgerlearn dashboard",
         version="1",
         description="Shared models on chain: predict, contribute, refund, report, withdraw; charts; runs and markets. "
@@ -248,6 +257,16 @@ def create_app(service: DashboardService) -> FastAPI:
         return await run(s.market, name)
 
     # ------------------------------------------------------------ page
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="ledgerlearn dashboard API",
+            swagger_js_url="/swagger/swagger-ui-bundle.js", swagger_css_url="/swagger/swagger-ui.css",
+            swagger_favicon_url="/swagger/favicon-32x32.png",
+        )
+
+    app.mount("/swagger", StaticFiles(directory=_swagger_ui()), name="swagger")
+
     @app.get("/static/plotly.min.js", include_in_schema=False)
     async def plotly_js():
         return FileResponse(_plotly_js(), media_type="application/javascript")
