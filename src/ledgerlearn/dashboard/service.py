@@ -31,6 +31,8 @@ from ledgerlearn.store.deployments import DeploymentStore
 from ledgerlearn.dashboard.index import ModelIndex
 
 MAX_PAGE = 500
+#: points per account in the balances chart (thinned; the last one always kept)
+BALANCE_POINTS = 300
 MAX_ADVANCE = 10 * 365 * 86400
 
 
@@ -102,6 +104,7 @@ class _ModelState:
     history_version: int = -1
     input: dict | None = None  # what a person types (DashboardService.input_spec)
     predict: Any = None  # the replay's exact off-chain predict, when it matches the contract
+    balances: tuple[int, dict] | None = None  # (events seen, balances chart)
 
 
 class DashboardService:
@@ -548,12 +551,14 @@ class DashboardService:
 
         with self.lock:
             st = self._state(ref)
-            series = history.balance_series(st.index.events, clock=self._clock())
-            for line in series["series"]:  # wei as strings: JSON numbers lose wei above 2**53
-                line["net_wei"] = str(line["net_wei"])
-                for point in line["points"]:
-                    point["net_wei"] = str(point["net_wei"])
-            return series
+            if st.balances is None or st.balances[0] != len(st.index.events):
+                series = history.balance_series(st.index.events, clock=self._clock(), max_points=BALANCE_POINTS)
+                for line in series["series"]:  # wei as strings: JSON numbers lose wei above 2**53
+                    line["net_wei"] = str(line["net_wei"])
+                    for point in line["points"]:
+                        point["net_wei"] = str(point["net_wei"])
+                st.balances = (len(st.index.events), series)
+            return st.balances[1]
 
     def attach_evaluation(self, ref: str, records: Any) -> dict:
         """Encode labelled records with the model's encoder and keep them as its evaluation set."""
