@@ -525,7 +525,7 @@ class DashboardService:
             evaluation = self.deployments.load_artifact(chain_id, address, "evaluation")
             st.history = AccuracyReplay(
                 model_from_dict(initial), (evaluation["x"], evaluation["y"]) if evaluation else None,
-                deploy_block=st.model.from_block,
+                deploy_block=st.model.from_block, deploy_time=self._deploy_time(address),
             )
             st.history_version = 0
         fresh = st.index.events[st.history_version:]
@@ -534,6 +534,17 @@ class DashboardService:
             st.history.verify(st.model)  # a few predict calls: is the replay still the contract's model?
             st.history_version = len(st.index.events)
         return st.history.series()
+
+    def _deploy_time(self, address: str) -> int | None:
+        """When the model went live (its last deployment transaction), for the chart's first point."""
+        rec = self.deployments.find(self.chain.chain_id, address)
+        get = getattr(self.chain, "receipt", None)
+        if rec is None or not rec.tx_hashes or get is None:
+            return None
+        try:
+            return int(get(rec.tx_hashes[-1]).timestamp)
+        except LedgerlearnError:
+            return None
 
     def _clock(self):
         from ledgerlearn.dashboard.history import EventClock
