@@ -195,3 +195,19 @@ def test_a_durable_chain_replays_transactions_of_keys_only_another_process_holds
     assert b.refresh() == 1 and b.balance(a.accounts[1]) == a.balance(a.accounts[1])
     with pytest.raises(ValidationError, match="not an account of this chain"):
         b.send(TxRequest(sender=pseudonym, to=a.accounts[1], data=b"", value=1))
+
+
+def test_wall_clock_advance_counts_from_blocks_ahead_of_the_clock(tmp_path):
+    """Many blocks in one second put the chain ahead of the wall clock; advancing still moves a full step."""
+    chain = LocalChain(tmp_path / "chain", clock="wall")
+    a, b = chain.accounts[:2]
+    for _ in range(30):  # 30 blocks, each one second after the last: ahead of the wall clock
+        chain.send(TxRequest(sender=a, to=b, value=1))
+    before = chain.timestamp()
+    chain.advance_time(3600)
+    after = chain.send(TxRequest(sender=a, to=b, value=1)).timestamp
+    assert after >= before + 3600
+    chain.close()
+    again = LocalChain(tmp_path / "chain", clock="wall")  # the journal replays the same offset
+    assert again.timestamp() == after
+    again.close()

@@ -321,8 +321,15 @@ class LocalChain(Chain):
     def advance_time(self, seconds: int) -> int:
         if seconds < 0:
             raise ValidationError(f"seconds: cannot move time backwards ({seconds})")
-        self._write(("time", int(seconds)))
-        self._apply_time(int(seconds))
+        seconds = int(seconds)
+        if self.clock == "wall":
+            # Blocks may run ahead of the wall clock (several per second): the next block
+            # must still come `seconds` after the one it would have been. The journal keeps
+            # the offset actually applied, so replays in other processes agree.
+            wall = int(time.time())
+            seconds = max(seconds, self._next_timestamp() + seconds - wall - self._time_offset)
+        self._write(("time", seconds))
+        self._apply_time(seconds)
         return self._next_timestamp()
 
     def _apply_time(self, seconds: int) -> None:
