@@ -182,6 +182,7 @@ def test_wallet_prepare_gives_a_transaction_that_works(api):
     a3 = chain.accounts[3]
     tx = ok(api.post("/api/models/reviews/prepare/contribute", json={"account": a3, "input": "great acting", "label": "positive"}))
     assert tx["from"] == a3 and tx["chain_id"] == hex(chain.chain_id) and int(tx["value"], 16) > 0
+    assert int(tx["gas"], 16) > 21_000
     before = ok(api.get(f"/api/models/reviews/contributions?author={a3}"))["total"]
     receipt = chain.send(TxRequest(sender=a3, to=tx["to"], data=bytes.fromhex(tx["data"][2:]), value=int(tx["value"], 16)))
     seen = ok(api.get(f"/api/tx/{receipt.tx_hash}"))
@@ -253,3 +254,17 @@ def test_api_docs_work_offline(api):
     page = api.get("/docs")
     assert page.status_code == 200 and "/swagger/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
     assert api.get("/swagger/swagger-ui-bundle.js").status_code == 200 and api.get("/swagger/swagger-ui.css").status_code == 200
+
+
+def test_status_says_when_the_next_block_comes(api):
+    st = ok(api.get("/api/status"))
+    assert st["now"] > st["timestamp"] and st["dev_chain"] is True
+    moved = ok(api.post("/api/chain/advance", json={"seconds": 3600}))
+    assert moved["now"] >= st["timestamp"] + 3600
+
+
+def test_json_safe_turns_wei_into_strings():
+    from ledgerlearn.dashboard.service import json_safe
+
+    out = json_safe({"paid_wei": 5, "rounds": [{"amount": 2**60, "n": 3, "ok": True}], "accuracy": 0.5})
+    assert out == {"paid_wei": "5", "rounds": [{"amount": str(2**60), "n": 3, "ok": True}], "accuracy": 0.5}

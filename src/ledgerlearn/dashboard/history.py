@@ -57,6 +57,7 @@ __all__ = [
     "balance_series",
     "list_runs",
     "load_run",
+    "market_kind",
     "market_rounds",
     "MARKET_KINDS",
 ]
@@ -1095,7 +1096,8 @@ def load_run(runs_dir: str | os.PathLike, run_id: str) -> dict:
 MARKET_KINDS = ("bounty", "data-market", "training-market")
 
 
-def _market_kind(rec: Mapping) -> str:
+def market_kind(rec: Mapping) -> str:
+    """A market record's kind (records the bounty CLI wrote carry none)."""
     kind = rec.get("kind") or "bounty"
     if kind in ("bounty", "bounty-market"):
         return "bounty"
@@ -1133,7 +1135,7 @@ def market_rounds(chain: Chain, name: str | None, rec: Mapping, *, clock: EventC
     No kind records accuracy on chain except the bounty market's test-set
     evaluations. Raises NotFoundError when the chain has no contract there.
     """
-    kind = _market_kind(rec)
+    kind = market_kind(rec)
     address = checksum(rec.get("address", ""))
     code = getattr(chain, "code", None)
     if code is not None and not code(address):

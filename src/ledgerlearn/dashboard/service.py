@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledgerlearn.chain.base import Chain, checksum
+from ledgerlearn.chain.base import Chain, TxRequest, checksum, next_timestamp
 from ledgerlearn.encoders import NONE, input_kind
 from ledgerlearn.errors import LedgerlearnError, NotFoundError, ValidationError
 from ledgerlearn.shared_models.client import Contribution, SharedModel
@@ -39,6 +39,24 @@ MAX_ADVANCE = 10 * 365 * 86400
 def money(name: str, amount: int) -> dict[str, str]:
     """``{name_wei: "123", name_eth: "0.000… ETH"}``."""
     return {f"{name}_wei": str(int(amount)), f"{name}_eth": format_eth(int(amount))}
+
+
+#: Largest integer a JavaScript number holds exactly.
+JS_SAFE_INT = 2**53 - 1
+
+
+def json_safe(obj: Any, key: str = "") -> Any:
+    """``obj`` with wei fields (``*_wei``, and any integer beyond 2**53) as decimal strings.
+
+    Records and events carry wei as Python ints; a browser would round them.
+    """
+    if isinstance(obj, dict):
+        return {k: json_safe(v, str(k)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v, key) for v in obj]
+    if isinstance(obj, int) and not isinstance(obj, bool) and (key.endswith("_wei") or abs(obj) > JS_SAFE_INT):
+        return str(obj)
+    return obj
 
 
 def page_args(offset: Any, limit: Any) -> tuple[int, int]:
@@ -152,7 +170,8 @@ class DashboardService:
             c = self.chain
             return {
                 "chain_id": c.chain_id, "backend": self.backend, "rpc_url": self.rpc_url, "block_number": c.block_number,
-                "timestamp": c.timestamp(), "data_dir": str(self.data_dir) if self.data_dir else None,
+                "timestamp": c.timestamp(), "now": next_timestamp(c),
+                "data_dir": str(self.data_dir) if self.data_dir else None,
                 "dev_chain": self.dev_chain,
             }
 
@@ -480,8 +499,10 @@ class DashboardService:
                 raise ValidationError(f"action: {action!r} is not one of contribute, refund, report, withdraw")
             m.contract.call(fn, *args, sender=sender, value=value)  # raises TransactionReverted with the reason
             tx = m.contract.tx(fn, *args, sender=sender, value=value)
+            # Headroom: the deposit (and so the gas) depends on when the wallet's transaction is mined.
+            gas = self.chain.estimate_gas(TxRequest(sender=sender, to=tx.to, data=tx.data, value=tx.value))
             return {"chain_id": hex(self.chain.chain_id), "from": sender, "to": tx.to, "data": "0x" + tx.data.hex(),
-                    "value": hex(tx.value)}
+                    "value": hex(tx.value), "gas": hex(gas * 13 // 10 + 10_000)}
 
     def transaction(self, tx_hash: str) -> dict:
         with self.lock:
@@ -498,8 +519,8 @@ class DashboardService:
             for st in self._models.values():
                 events += [{k: (("0x" + v.hex()) if isinstance(v, bytes) else v) for k, v in e.items() if k != "_log"}
                            for e in st.model.contract.events(None, r.logs)]
-            return {"tx_hash": r.tx_hash, "status": r.status, "block_number": r.block_number, "gas_used": r.gas_used,
-                    "events": events}
+            return json_safe({"tx_hash": r.tx_hash, "status": r.status, "block_number": r.block_number,
+                              "gas_used": r.gas_used, "events": events})
 
     # ------------------------------------------------------------- charts
     def _latest_accuracy(self, st: _ModelState) -> float | None:
@@ -604,14 +625,22 @@ class DashboardService:
     def run(self, run_id: str) -> dict:
         from ledgerlearn.dashboard import history
 
-        return history.load_run(self.runs_dir, run_id)
+        return json_safe(history.load_run(self.runs_dir, run_id))
 
     def markets(self) -> list[dict]:
         from ledgerlearn.cli.market import MarketRecords
+        from ledgerlearn.dashboard import history
 
         with self.lock:
             recs = MarketRecords(self.deployments).all(self.chain.chain_id)
-            return [{"name": n, "kind": r.get("kind"), "address": r.get("address")} for n, r in recs.items()]
+            out = []
+            for n, r in recs.items():
+                try:
+                    kind = history.market_kind(r)
+                except ValidationError:
+                    kind = r.get("kind")  # listed as recorded; its page says what is wrong
+                out.append({"name": n, "kind": kind, "address": r.get("address")})
+            return out
 
     def market(self, name: str) -> dict:
         from ledgerlearn.cli.market import MarketRecords
@@ -621,7 +650,7 @@ class DashboardService:
             found = MarketRecords(self.deployments).find(self.chain.chain_id, name)
             if found is None:
                 raise NotFoundError(f"market: no market {name!r} recorded on chain {self.chain.chain_id}")
-            return history.market_rounds(self.chain, found[0], found[1], clock=self._clock())
+            return json_safe(history.market_rounds(self.chain, found[0], found[1], clock=self._clock()))
 
     # -------------------------------------------------------------- deploy
     def deploy(self, body: dict) -> dict:
