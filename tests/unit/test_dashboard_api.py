@@ -268,3 +268,36 @@ def test_json_safe_turns_wei_into_strings():
 
     out = json_safe({"paid_wei": 5, "rounds": [{"amount": 2**60, "n": 3, "ok": True}], "accuracy": 0.5})
     assert out == {"paid_wei": "5", "rounds": [{"amount": str(2**60), "n": 3, "ok": True}], "accuracy": 0.5}
+
+
+def test_contract_wallet_withdraws_a_credited_payment(api):
+    """A contract account whose refund push failed sees it pending and withdraws with /prepare (as a smart wallet would)."""
+    from ledgerlearn.chain.contract import deploy
+    from ledgerlearn.contracts.compiler import compile_file
+
+    chain = api.chain
+    owner = chain.accounts[6]
+    art = compile_file("test/hostile_receiver.vy")
+    wallet, _ = deploy(chain, art.abi, art.bytecode, sender=owner)
+    chain.send(TxRequest(sender=owner, to=wallet.address, value=10**18))  # the wallet pays its own deposit
+
+    def through_wallet(tx: dict):
+        data, value = bytes.fromhex(tx["data"][2:]), int(tx["value"], 16)
+        return wallet.transact("act", tx["to"], data, value, sender=owner)  # paid from the wallet's balance
+
+    added = through_wallet(ok(api.post("/api/models/dense/prepare/contribute", json={"account": wallet.address, "input": "0, 1, 0, 0", "label": "no"})))
+    [c] = ok(api.get(f"/api/models/dense/contributions?author={wallet.address}"))["items"]
+    assert c["tx_hash"] == added.tx_hash
+    refused(api.post("/api/models/dense/prepare/withdraw", json={"account": wallet.address}), 409, "refused")
+    ok(api.post("/api/chain/advance", json={"seconds": DAY + 1}))
+    wallet.transact("configure", 1, "0x" + "00" * 20, b"", 0, sender=owner)  # refuse payments: the refund is credited
+    through_wallet(ok(api.post("/api/models/dense/prepare/refund", json={"account": wallet.address, "tx_hash": c["tx_hash"]})))
+    stats = ok(api.get(f"/api/models/dense/accounts/{wallet.address}"))
+    funds = chain.balance(wallet.address)
+    assert stats["pending_withdrawal_wei"] == c["deposit_wei"] and funds == 10**18 - int(c["deposit_wei"])
+    wallet.transact("configure", 0, "0x" + "00" * 20, b"", 0, sender=owner)
+    done = through_wallet(ok(api.post("/api/models/dense/prepare/withdraw", json={"account": wallet.address})))
+    seen = ok(api.get(f"/api/tx/{done.tx_hash}"))
+    assert [e["event"] for e in seen["events"]] == ["Withdrawal"] and seen["events"][0]["amount"] == int(c["deposit_wei"])
+    assert chain.balance(wallet.address) == funds + int(c["deposit_wei"])
+    assert ok(api.get(f"/api/models/dense/accounts/{wallet.address}"))["pending_withdrawal_wei"] == "0"
