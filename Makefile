@@ -54,6 +54,7 @@ bench: $(STAMP) $(ANVIL)
 	$(BIN)/ledgerlearn bench market
 	$(BIN)/ledgerlearn bench market-data
 	$(BIN)/ledgerlearn bench caliper
+	$(BIN)/ledgerlearn bench dashboard
 
 clean:
 	rm -rf $(VENV) .tools build dist src/*.egg-info
