@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
+import sys
 
 import pytest
 
@@ -13,6 +13,8 @@ from playwright.sync_api import Page, expect  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from dashboard_server import REPO  # noqa: E402
+sys.path.insert(0, str(REPO / "tests" / "unit"))
+from test_dashboard_history import bounty_record  # noqa: E402  (a small bounty-market record)
 from ledgerlearn.cli.main import app  # noqa: E402
 from ledgerlearn.simulation.record import AgentSummary, SimulationRecord  # noqa: E402
 
@@ -45,7 +47,7 @@ def simulation_record() -> SimulationRecord:
 
 def test_runs_list_and_charts(page: Page, server, shot):
     simulation_record().save(server.runs_dir / "toy-drt.json")
-    shutil.copy(REPO / "runs" / "imdb-bounty-market.json", server.runs_dir / "imdb-bounty-market.json")
+    bounty_record().save(server.runs_dir / "imdb-bounty-market.json")
     (server.runs_dir / "notes.json").write_text(json.dumps({"not": "a record"}))
 
     page.goto(server.url + "/#/runs")

@@ -347,7 +347,7 @@ def _simulation_record():
     )
 
 
-def _bounty_record():
+def bounty_record():
     from ledgerlearn.simulation.bounty import BountyAgentSummary, BountyRecord
 
     agent = BountyAgentSummary("honest-1", "honest", "0x" + "33" * 20, 0.0, 2, 0, 0, 10**15, 2 * 10**15, 10**17,
@@ -368,7 +368,7 @@ def _bounty_record():
 def test_runs_are_listed_and_served(tmp_path):
     runs = tmp_path / "runs"
     _simulation_record().save(runs / "sim-1.json")
-    _bounty_record().save(runs / "market.json")
+    bounty_record().save(runs / "market.json")
     (runs / "notes.json").write_text(json.dumps({"hello": 1}))
     (runs / "list.json").write_text("[1, 2]")
     (runs / "broken.json").write_text("{not json")
