@@ -28,7 +28,6 @@ from ledgerlearn.cli.common import (
 from ledgerlearn.encoders import (
     IMDB_VOCAB,
     MURMURHASH3,
-    NONE,
     NORMALIZE,
     canonical_model_type,
     get_encoder,

@@ -25,10 +25,9 @@ from ledgerlearn.chain.base import Chain, TxRequest, checksum, next_timestamp
 from ledgerlearn.encoders import NONE, input_kind
 from ledgerlearn.errors import LedgerlearnError, NotFoundError, ValidationError
 from ledgerlearn.shared_models.client import Contribution, SharedModel
-from ledgerlearn.shared_models.status import Status, format_eth, parse_amount
-from ledgerlearn.store.deployments import DeploymentStore
-
+from ledgerlearn.shared_models.status import format_eth, parse_amount
 from ledgerlearn.dashboard.index import ModelIndex
+from ledgerlearn.store.deployments import DeploymentStore
 
 MAX_PAGE = 500
 #: points per account in the balances chart (thinned; the last one always kept)
