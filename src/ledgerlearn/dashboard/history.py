@@ -49,6 +49,7 @@ from ledgerlearn.models.naive_bayes import MAX_TOKENS as _NB_MAX_TOKENS
 from ledgerlearn.models.naive_bayes import U64 as _NB_U64
 from ledgerlearn.models.sparse_centroid import SUM_MAX as _SC_SUM_MAX
 from ledgerlearn.models.sparse_centroid import U64 as _SC_U64
+from ledgerlearn.shared_models.client import hex_str
 from ledgerlearn.simulation.evaluate import Evaluator
 
 __all__ = [
@@ -72,9 +73,6 @@ def _pos(ev: Mapping) -> tuple[int, int]:
     log = ev["_log"]
     return (int(log.block_number), int(log.log_index))
 
-
-def _hex(b: bytes | str) -> str:
-    return b if isinstance(b, str) else "0x" + bytes(b).hex()
 
 
 # =========================================================== accuracy replay
@@ -1334,13 +1332,13 @@ def _training_rounds(chain: Chain, address: str, from_block: int, clock: EventCl
 
     for e in evs:
         name = e["event"]
-        cid = _hex(e["couple_id"]) if "couple_id" in e else None
+        cid = hex_str(e["couple_id"]) if "couple_id" in e else None
         if name == "DatasetRegistered":
             datasets += 1
         elif name == "ModelRegistered":
             models += 1
         elif name == "CoupleRequested":
-            couples[cid] = {"couple": cid, "model": _hex(e["model_id"]), "dataset": _hex(e["dataset_id"]), "model_owner": e["mo"],
+            couples[cid] = {"couple": cid, "model": hex_str(e["model_id"]), "dataset": hex_str(e["dataset_id"]), "model_owner": e["mo"],
                             "rounds": int(e["rounds"]), "picks": int(e["picks"]), "escrow_wei": int(e["escrow"]),
                             "status": "requested", "refund_wei": None, "time": clock.time(e)}
         elif name == "CoupleApproved" and cid in couples:

@@ -16,11 +16,8 @@ import dataclasses
 from collections.abc import Iterator
 
 from ledgerlearn.chain.base import checksum
-from ledgerlearn.shared_models.client import Contribution, SharedModel
+from ledgerlearn.shared_models.client import Contribution, SharedModel, hex_str
 
-
-def _hex(b: bytes | str) -> str:
-    return b if isinstance(b, str) else "0x" + b.hex()
 
 
 class ModelIndex:
@@ -63,9 +60,9 @@ class ModelIndex:
             self._by_ref[c.key.lower()] = pos
             self._by_author.setdefault(c.author, []).append(pos)
         elif name == "Refund":
-            self.refunds[_hex(d["key"])] = self.refunds.get(_hex(d["key"]), 0) + d["amount"]
+            self.refunds[hex_str(d["key"])] = self.refunds.get(hex_str(d["key"]), 0) + d["amount"]
         elif name == "Report":
-            self.reports.setdefault(_hex(d["key"]), []).append((checksum(d["reporter"]), d["amount"]))
+            self.reports.setdefault(hex_str(d["key"]), []).append((checksum(d["reporter"]), d["amount"]))
 
     # ------------------------------------------------------------- queries
     @property

@@ -251,7 +251,8 @@ class AccountStats:
         return asdict(self)
 
 
-def _hex(b: bytes | str) -> str:
+def hex_str(b: bytes | str) -> str:
+    """``0x``-prefixed hex of bytes (a string passes through): keys and hashes from events."""
     return b if isinstance(b, str) else "0x" + bytes(b).hex()
 
 
@@ -531,7 +532,7 @@ class SharedModel:
             raise LedgerlearnError(f"add_data: transaction {receipt.tx_hash} emitted no DataAdded event")
         ev = evs[0]
         result = ContributionResult(
-            tx_hash=receipt.tx_hash, key=_hex(ev["key"]), deposit=ev["deposit"], value=value, gas_used=receipt.gas_used,
+            tx_hash=receipt.tx_hash, key=hex_str(ev["key"]), deposit=ev["deposit"], value=value, gas_used=receipt.gas_used,
             gas_exact=receipt.gas_exact, added_time=ev["added_time"], block_number=receipt.block_number,
             x=tuple(ev["x"]), label=lab,
         )
@@ -559,7 +560,7 @@ class SharedModel:
     def _contribution_from_event(self, d: dict) -> Contribution:
         log: Log = d["_log"]
         return Contribution(
-            key=_hex(d["key"]), tx_hash=log.tx_hash, author=checksum(d["author"]), label=d["label"],
+            key=hex_str(d["key"]), tx_hash=log.tx_hash, author=checksum(d["author"]), label=d["label"],
             label_name=self.class_name(d["label"]), added_time=d["added_time"], deposit=d["deposit"],
             remaining=d["deposit"], claims=0, x=tuple(d["x"]), block_number=log.block_number,
         )
@@ -573,10 +574,10 @@ class SharedModel:
             items = [c for c in items if c.author != ex]
         if not items:
             return []
-        refunds = {_hex(d["key"]) for d in self._logs("Refund")}
+        refunds = {hex_str(d["key"]) for d in self._logs("Refund")}
         reports: dict[str, list[str]] = {}
         for d in self._logs("Report"):
-            reports.setdefault(_hex(d["key"]), []).append(checksum(d["reporter"]))
+            reports.setdefault(hex_str(d["key"]), []).append(checksum(d["reporter"]))
         return self.fill_state(items, refunded=refunds, reports=reports, with_status=with_status)
 
     def fill_state(
@@ -637,9 +638,9 @@ class SharedModel:
         """A contribution by the hash of the transaction that added it, or by its key."""
         if isinstance(ref, Contribution):
             ref = ref.tx_hash
-        r = _hex(_bytes32(ref, "contribution")).lower()
+        r = hex_str(_bytes32(ref, "contribution")).lower()
         for d in self._logs("DataAdded"):
-            if d["_log"].tx_hash.lower() == r or _hex(d["key"]).lower() == r:
+            if d["_log"].tx_hash.lower() == r or hex_str(d["key"]).lower() == r:
                 c = self._contribution_from_event(d)
                 initial, remaining, claims, _ = self.contract.call("contribution", _bytes32(c.key, "key"))
                 c.deposit, c.remaining, c.claims = initial, remaining, claims
