@@ -56,5 +56,10 @@ bench: $(STAMP) $(ANVIL)
 	$(BIN)/ledgerlearn bench caliper
 	$(BIN)/ledgerlearn bench dashboard
 
+# The stateful suites at the long profile (2,000 examples x 100 steps per machine); tests/fuzz
+# runs at the ci profile (200 x 50) inside `make test`.
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest tests/fuzz -n auto -q -m '' --hypothesis-profile=fuzz --hypothesis-show-statistics
+
 clean:
 	rm -rf $(VENV) .tools build dist src/*.egg-info
